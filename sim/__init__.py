@@ -1,0 +1,1 @@
+"""The simulation model: scenario schema, venue, crowd, staff, threats, coordination, batches."""

@@ -1,0 +1,79 @@
+"""Run identity, seeds and the contract between the batch runner and the model.
+
+A run is identified by ``(scenario hash, configuration, replicate)``. Its random streams derive
+from the scenario seed and the replicate only, never from the configuration, the worker or
+the order of execution: every configuration of one replicate sees the same visitors and the
+same attacker (common random numbers), so comparisons between configurations are paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sim.schema import Scenario
+
+#: Named random streams of one run, in a fixed order (never reorder: it changes every result).
+STREAMS: tuple[str, ...] = (
+    "crowd",
+    "threat",
+    "screening",
+    "detection",
+    "coordination",
+    "response",
+    "harm",
+    "mesa",
+)
+
+
+def run_seed(scenario_seed: int, replicate: int) -> int:
+    """The seed of one replicate, derived from the scenario seed with a ``SeedSequence``.
+
+    The same for every configuration (common random numbers); fits a signed 64-bit column.
+    """
+    ss = np.random.SeedSequence(scenario_seed, spawn_key=(replicate,))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators, one per named purpose, all derived from a run's ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {
+        name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)
+    }
+
+
+def make_run_id(scenario_hash: str, configuration: str, replicate: int) -> str:
+    """A readable, stable identifier: ``<hash8>-<configuration>-<replicate:05d>``."""
+    return f"{scenario_hash[:8]}-{configuration}-{replicate:05d}"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs to execute one run; small and picklable."""
+
+    scenario: Scenario
+    scenario_hash: str
+    configuration: str
+    replicate: int
+    seed: int
+    check_invariants: bool = False
+
+    @property
+    def run_id(self) -> str:
+        """The run's identity."""
+        return make_run_id(self.scenario_hash, self.configuration, self.replicate)
+
+
+@dataclass
+class RunOutput:
+    """What one run produces: one row for ``runs.parquet`` and its time series and events."""
+
+    row: dict[str, Any]
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+    extra: dict[str, Any] = field(default_factory=dict)
