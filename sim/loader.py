@@ -1,0 +1,639 @@
+"""Reading scenario files: YAML with line numbers, ``extends`` and ``--set`` overrides.
+
+Every problem is reported located: ``FILE:LINE: field.path: message (allowed: ...)``.
+
+The YAML dialect is YAML 1.2's core schema: ``12:30`` is the string "12:30" (which a duration
+field then refuses), not the sexagesimal 750 of YAML 1.1, and only ``true``/``false`` are
+booleans (``on``, ``no`` and ``yes`` stay strings). Duplicate keys are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.errors import Problem, ScenarioError
+from sim.schema import Scenario, Section
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SPECIAL_TARGETS = ("densest", "queue", "random")
+
+# --------------------------------------------------------------------------- YAML dialect ---
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema scalars."""
+
+
+_Loader.yaml_implicit_resolvers = {}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    return int(text, 0) if text.startswith("0x") else int(text)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Source:
+    """A parsed document and where each of its fields was written."""
+
+    file: str
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+    overridden: dict[Path_, str] = field(default_factory=dict)
+    chains: dict[str, list[str]] = field(default_factory=dict)
+
+    def inherited(self, path: Sequence[str | int]) -> bool:
+        """Whether ``path`` in a configuration was written under an ancestor, not there.
+
+        Such a problem is reported once, where it was written.
+        """
+        if len(path) < 3 or path[0] != "configurations" or str(path[1]) not in self.chains:
+            return False
+        rest = tuple(path[2:])
+        for n in range(len(rest), 0, -1):
+            if ("configurations", path[1], *rest[:n]) in self.lines:
+                return False
+            if any(
+                ("configurations", a, *rest[:n]) in self.lines
+                for a in self.chains[str(path[1])][1:]
+            ):
+                return True
+        return False
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """Line of the longest prefix of ``path`` that was written in the file."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[str]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key in seen:
+                problems.append(f"{key_node.start_mark.line + 1}:{key}")
+            seen.add(key)
+            lines[(*path, _key(key_node))] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, _key(key_node)), lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*path, i)] = item.start_mark.line + 1
+            _walk(item, (*path, i), lines, problems)
+
+
+def _key(node: yaml.Node) -> str | int:
+    if isinstance(node, yaml.ScalarNode) and re.fullmatch(r"[-+]?\d+", node.value or ""):
+        return int(node.value)
+    return node.value if isinstance(node, yaml.ScalarNode) else str(node.start_mark)
+
+
+def parse_yaml(text: str, file: str) -> Source:
+    """Parse ``text``; raise :class:`ScenarioError` with the line of any syntax problem."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ScenarioError([Problem(file, 1, "", "the file is empty", "a YAML mapping")])
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise ScenarioError([Problem(file, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(file, None, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    lines: dict[Path_, int] = {}
+    dups: list[str] = []
+    _walk(node, (), lines, dups)
+    problems = [
+        Problem(file, int(d.split(":", 1)[0]), d.split(":", 1)[1], "key given twice") for d in dups
+    ]
+    if problems:
+        raise ScenarioError(problems)
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [
+                Problem(
+                    file,
+                    1,
+                    "",
+                    f"expected a mapping of sections, got {type(data).__name__}",
+                    "name, description, venue, crowd, threat, configurations, run",
+                )
+            ]
+        )
+    return Source(file, data, lines)
+
+
+def read_source(path: Path) -> Source:
+    """Read and parse a scenario file (UTF-8)."""
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError([Problem(file, None, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([Problem(file, None, "", "is a folder, not a scenario file")]) from None
+    except OSError as exc:
+        raise ScenarioError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError([Problem(file, line, "", "not valid UTF-8 text")]) from None
+    if "\x00" in text:
+        raise ScenarioError([Problem(file, None, "", "contains NUL bytes: not a text file")])
+    return parse_yaml(text.removeprefix("\ufeff"), file)
+
+
+# ----------------------------------------------------------------------- overrides (--set) ---
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``dotted.path=value``; the value is read as a YAML scalar or flow collection."""
+    if "=" not in text:
+        raise ScenarioError(
+            [Problem(f"--set {text}", None, "", "expected KEY=VALUE", "dotted.path=value")]
+        )
+    key, value = text.split("=", 1)
+    parts = [p for p in key.strip().split(".")]
+    if not all(parts):
+        raise ScenarioError([Problem(f"--set {text}", None, key, "empty part in the dotted path")])
+    try:
+        parsed = parse_yaml(f"v: {value}", f"--set {text}").data["v"] if value.strip() else ""
+    except ScenarioError as exc:
+        raise ScenarioError(
+            [Problem(f"--set {text}", None, key, p.message) for p in exc.problems]
+        ) from None
+    return parts, parsed
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``data`` with each ``dotted.path=value`` set (intermediate mappings created)."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = data
+        for i, part in enumerate(parts[:-1]):
+            key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+            if isinstance(node, dict):
+                node = node.setdefault(key, {})
+            elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+                node = node[key]
+            else:
+                raise ScenarioError(
+                    [
+                        Problem(
+                            f"--set {text}",
+                            None,
+                            ".".join(parts[: i + 1]),
+                            "cannot descend into a value that is not a mapping or list",
+                        )
+                    ]
+                )
+        last: Any = parts[-1]
+        if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+            node[int(last)] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ScenarioError(
+                [
+                    Problem(
+                        f"--set {text}",
+                        None,
+                        ".".join(parts),
+                        "cannot set a field inside a value that is not a mapping",
+                    )
+                ]
+            )
+    return data
+
+
+# ------------------------------------------------------------------------------ extends ---
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """``over`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(over)
+
+
+def resolve_extends(
+    data: dict[str, Any], src: Source
+) -> tuple[dict[str, Any], dict[str, list[str]], list[Problem]]:
+    """Expand ``extends`` in ``data['configurations']``; return data, chains and problems."""
+    configs = data.get("configurations")
+    if not isinstance(configs, dict):
+        return data, {}, []
+    problems: list[Problem] = []
+    resolved: dict[str, Any] = {}
+    chains: dict[str, list[str]] = {}
+    cycles: set[frozenset[str]] = set()
+
+    def chain_of(name: str) -> list[str] | None:
+        chain = [name]
+        while True:
+            cfg = configs.get(chain[-1])
+            parent = cfg.get("extends") if isinstance(cfg, dict) else None
+            if parent is None:
+                return chain
+            path = ("configurations", chain[-1], "extends")
+            if not isinstance(parent, str) or parent not in configs:
+                problems.append(
+                    Problem(
+                        src.file,
+                        src.line_of(path),
+                        ".".join(map(str, path)),
+                        f"extends unknown configuration '{parent}'",
+                        ", ".join(k for k in configs if k != chain[-1]),
+                    )
+                )
+                return None
+            if parent in chain:
+                cycle = chain[chain.index(parent) :]
+                if frozenset(cycle) not in cycles:
+                    cycles.add(frozenset(cycle))
+                    text = " -> ".join([*cycle, parent])
+                    problems.append(
+                        Problem(
+                            src.file,
+                            src.line_of(path),
+                            ".".join(map(str, path)),
+                            f"extends cycle: {text}",
+                        )
+                    )
+                return None
+            chain.append(parent)
+
+    for name, cfg in configs.items():
+        chain = chain_of(name)
+        if chain is None or not isinstance(cfg, dict):
+            resolved[name] = (
+                {k: v for k, v in cfg.items() if k != "extends"} if isinstance(cfg, dict) else cfg
+            )
+            continue
+        merged: dict[str, Any] = {}
+        for ancestor in reversed(chain):
+            body = {k: v for k, v in configs[ancestor].items() if k != "extends"}
+            merged = deep_merge(merged, body)
+        if cfg.get("extends") is not None:
+            merged["extends"] = cfg["extends"]
+        resolved[name] = merged
+        chains[name] = chain
+    out = dict(data)
+    out["configurations"] = resolved
+    return out, chains, problems
+
+
+# ------------------------------------------------------------------- validation messages ---
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model class that holds the field at ``loc`` (for listing allowed keys)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                alias = {f.alias: f for f in current.model_fields.values() if f.alias}
+                info = alias.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        elif get_origin(current) is list:
+            current = get_args(current)[0]
+        else:
+            members = [
+                m
+                for m in _members(current)
+                if isinstance(m, type) and issubclass(m, BaseModel) and str(part) in m.model_fields
+            ]
+            if not members:
+                return None
+            current = members[0].model_fields[str(part)].annotation
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _members(tp: Any) -> list[Any]:
+    args = get_args(tp)
+    out: list[Any] = []
+    for a in args:
+        a = _unwrap(a)
+        out.extend(_members(a) if get_args(a) and get_origin(a) is not dict else [a])
+    return out
+
+
+def _unwrap(tp: Any) -> Any:
+    while get_origin(tp) is not None and hasattr(tp, "__metadata__"):
+        tp = get_args(tp)[0]
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) is not None and get_origin(tp) not in (dict, list) and len(args) == 1:
+        return _unwrap(args[0])
+    return tp
+
+
+def _allowed(err: Mapping[str, Any], loc: Sequence[str | int]) -> str | None:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(Scenario, loc[:-1])
+        if owner is not None:
+            return ", ".join(f.alias or n for n, f in owner.model_fields.items())
+        return None
+    if kind == "literal_error" or kind == "enum":
+        return str(ctx.get("expected", "")).replace("'", "")
+    if kind == "union_tag_invalid":
+        return str(ctx.get("expected_tags", "")).replace("'", "")
+    for key, sym in (("ge", ">= "), ("gt", "> "), ("le", "<= "), ("lt", "< ")):
+        if key in ctx:
+            return f"{sym}{ctx[key]}"
+    if kind in ("too_short", "too_long"):
+        return f"{ctx.get('min_length', 0)} to {ctx.get('max_length', 'any')} items"
+    return None
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    """Drop pydantic's union-branch and validator markers from an error location."""
+    out: list[str | int] = []
+    tags = {"fixed", "uniform", "exponential", "lognormal", "normal"}
+    for part in loc:
+        if isinstance(part, str) and (
+            part in tags
+            or part.startswith(("function-", "constrained-", "lax-", "json-"))
+            or "[" in part
+        ):
+            continue
+        out.append(part)
+    return out
+
+
+def _problems_from(
+    exc: ValidationError, src: Source, chains: dict[str, list[str]]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        if src.inherited(loc):
+            continue
+        line = src.line_of(loc)
+        # an inherited field is written under the configuration it came from
+        if len(loc) > 2 and loc[0] == "configurations" and str(loc[1]) in chains:
+            for ancestor in chains[str(loc[1])]:
+                exact = ("configurations", ancestor, *loc[2:])
+                if exact in src.lines:
+                    line = src.lines[exact]
+                    break
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = f"unknown field '{loc[-1]}'"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        elif err["type"] in ("literal_error", "union_tag_invalid", "enum"):
+            message = f"unknown value {_short(err.get('input'))}"
+        elif err["type"].startswith(("greater_than", "less_than")):
+            message = f"{_short(err.get('input'))} is out of range"
+        file = src.file
+        for n in range(len(loc), 0, -1):
+            if tuple(loc[:n]) in src.overridden:
+                file, line = src.overridden[tuple(loc[:n])], None
+                break
+        problems.append(Problem(file, line, ".".join(map(str, loc)), message, _allowed(err, loc)))
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def cross_check(scenario: Scenario, src: Source) -> list[Problem]:
+    """References between sections: zones, perimeter and targets that must exist."""
+    problems: list[Problem] = []
+    zones = scenario.venue.zones
+
+    def bad(path: tuple[Any, ...], message: str, allowed: Iterable[str]) -> None:
+        if src.inherited(path):
+            return
+        file, line = src.file, src.line_of(path)
+        for n in range(len(path), 0, -1):
+            if tuple(path[:n]) in src.overridden:
+                file, line = src.overridden[tuple(path[:n])], None
+                break
+        problems.append(
+            Problem(
+                file, line, ".".join(map(str, path)), message, ", ".join(allowed) or "none defined"
+            )
+        )
+
+    v = scenario.venue
+    if v.perimeter is not None:
+        if v.perimeter not in zones:
+            bad(("venue", "perimeter"), f"undefined zone '{v.perimeter}'", zones)
+        elif zones[v.perimeter].kind != "perimeter":
+            bad(
+                ("venue", "perimeter"),
+                f"zone '{v.perimeter}' is of kind '{zones[v.perimeter].kind}'",
+                [z for z in zones if zones[z].kind == "perimeter"],
+            )
+    for name, zone in zones.items():
+        x0, y0, x1, y1 = zone.bounds()
+        if x0 < 0 or y0 < 0 or x1 > v.width_m or y1 > v.height_m:
+            problems.append(
+                Problem(
+                    src.file,
+                    src.line_of(("venue", "zones", name)),
+                    f"venue.zones.{name}",
+                    f"zone '{name}' lies outside the venue area",
+                    f"within 0..{v.width_m:g} x 0..{v.height_m:g} m",
+                )
+            )
+    kinds = {z.kind for z in zones.values()}
+    for needed in ("exit",):
+        if needed not in kinds:
+            bad(("venue", "zones"), f"the venue has no zone of kind '{needed}'", [needed])
+    if "attractor" not in kinds:
+        bad(("venue", "zones"), "the venue has no zone of kind 'attractor'", ["attractor"])
+    if scenario.threat.mix.get("vehicle", 0) > 0 and "vehicle_approach" not in kinds:
+        bad(
+            ("threat", "mix", "vehicle"),
+            "vehicle attacks need a zone of kind 'vehicle_approach'",
+            ["0 for vehicle, or add a vehicle_approach zone"],
+        )
+    checkpoints = [n for n, z in zones.items() if z.kind == "checkpoint"]
+    entrances = [n for n, z in zones.items() if z.kind in ("checkpoint", "entrance")]
+    arrivals = scenario.crowd.arrivals
+    arriving = (
+        (arrivals.profile == "constant" and arrivals.rate_per_min > 0)
+        or (arrivals.profile == "peak" and arrivals.total > 0)
+        or (arrivals.profile == "timetable" and arrivals.passengers_per_train > 0)
+    )
+    if (arriving or scenario.crowd.initial_queuing) and not entrances:
+        bad(
+            ("crowd", "arrivals"),
+            "visitors arrive but the venue has no checkpoint or entrance",
+            ["checkpoint", "entrance"],
+        )
+    for target in scenario.threat.target:
+        if target not in SPECIAL_TARGETS and target not in zones:
+            bad(
+                ("threat", "target", target),
+                f"undefined zone '{target}'",
+                [*SPECIAL_TARGETS, *zones],
+            )
+    for cname, cfg in scenario.configurations.items():
+        for gname, group in cfg.staff.items():
+            base = ("configurations", cname, "staff", gname)
+            if group.post is not None and group.post not in zones and group.post != "control_room":
+                bad((*base, "post"), f"undefined zone '{group.post}'", ["control_room", *zones])
+            for i, z in enumerate(group.patrol):
+                if z not in zones:
+                    bad((*base, "patrol", i), f"undefined zone '{z}'", zones)
+            if group.role == "armed_response" and group.response_time_s is None:
+                bad(
+                    (*base, "response_time_s"),
+                    "armed response units need a response time",
+                    ["a duration or distribution"],
+                )
+        for zname, lanes in cfg.screening.lanes.items():
+            path = ("configurations", cname, "screening", "lanes", zname)
+            if zname not in checkpoints:
+                bad(path, f"'{zname}' is not a checkpoint zone", checkpoints)
+            elif lanes > zones[zname].lanes and not src.inherited(path):
+                problems.append(
+                    Problem(
+                        src.file,
+                        src.line_of(path),
+                        ".".join(path),
+                        f"{lanes} lanes open but the checkpoint has {zones[zname].lanes}",
+                        f"0..{zones[zname].lanes}",
+                    )
+                )
+    return problems
+
+
+# ----------------------------------------------------------------------------- entry ---
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated scenario, where it came from, and its hash."""
+
+    scenario: Scenario
+    file: str
+    hash: str
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the scenario's canonical JSON: the same content always gives the same hash."""
+    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in scenarios."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def resolve_path(name_or_path: str) -> Path:
+    """A built-in scenario name (``festival``) or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists() or "/" in name_or_path:
+        return candidate
+    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
+    if builtin.exists():
+        return builtin
+    raise ScenarioError(
+        [
+            Problem(
+                name_or_path,
+                None,
+                "",
+                "no such file and no built-in scenario of that name",
+                ", ".join(builtin_names()),
+            )
+        ]
+    )
+
+
+def validate_data(data: dict[str, Any], src: Source) -> Scenario:
+    """Validate parsed data (after overrides) into a :class:`Scenario`; collect every problem."""
+    data, chains, problems = resolve_extends(data, src)
+    src.chains = chains
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(problems + _problems_from(exc, src, chains)) from None
+    problems += cross_check(scenario, src)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(name_or_path: str, overrides: Sequence[str] = ()) -> Loaded:
+    """Read, override and validate a scenario; raise :class:`ScenarioError` with every problem."""
+    path = resolve_path(name_or_path)
+    src = read_source(path)
+    data = apply_overrides(src.data, overrides) if overrides else src.data
+    for text in overrides:
+        parts, _ = parse_override(text)
+        src.overridden[tuple(int(p) if p.isdigit() else p for p in parts)] = f"--set {text}"
+    scenario = validate_data(data, src)
+    return Loaded(scenario=scenario, file=str(path), hash=scenario_hash(scenario))
+
+
+__all__ = [
+    "Loaded",
+    "Section",
+    "apply_overrides",
+    "builtin_names",
+    "load_scenario",
+    "parse_yaml",
+    "resolve_path",
+    "scenario_hash",
+]

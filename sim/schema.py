@@ -1,0 +1,577 @@
+"""The scenario format: typed, frozen pydantic models.
+
+They are the single source for validation, defaults and the documentation of the YAML
+(``softtarget schema`` prints it).
+
+Every default names its basis in ``REFERENCES`` rows of the project documentation
+(V read in the source, S secondary, E estimate): estimates belong in sensitivity analyses.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.units import (
+    Dist,
+    Duration,
+    Identifier,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Probability,
+)
+
+ATTACK_MODES: tuple[str, ...] = ("firearm", "blade", "pbied", "vehicle")
+AttackMode = Literal["firearm", "blade", "pbied", "vehicle"]
+ZoneKind = Literal[
+    "entrance", "checkpoint", "perimeter", "attractor", "exit", "shelter", "vehicle_approach"
+]
+Role = Literal[
+    "police",
+    "armed_response",
+    "security_guard",
+    "steward",
+    "cctv_operator",
+    "transit_staff",
+    "enforcement_officer",
+]
+ScreeningMethod = Literal["none", "visual", "bag_check", "metal_detector", "bag_check_pat_down"]
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class Section(BaseModel):
+    """Base of every scenario section: unknown keys are errors, values never change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --------------------------------------------------------------------------------- venue ---
+
+
+class Shape(Section):
+    """A rectangle ``[x0, y0, x1, y1]`` or a polygon ``[[x, y], ...]`` in metres."""
+
+    rect: Annotated[list[float], Field(min_length=4, max_length=4)] | None = Field(
+        None, description="Rectangle [x0, y0, x1, y1] in metres, x0 < x1 and y0 < y1."
+    )
+    polygon: Annotated[list[Point], Field(min_length=3)] | None = Field(
+        None, description="Polygon corners [[x, y], ...] in metres (at least 3)."
+    )
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Shape:
+        if (self.rect is None) == (self.polygon is None):
+            raise ValueError("give exactly one of 'rect' or 'polygon'")
+        if self.rect is not None:
+            x0, y0, x1, y1 = self.rect
+            if not (x0 < x1 and y0 < y1):
+                raise ValueError("rect must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1")
+        return self
+
+    def corners(self) -> list[tuple[float, float]]:
+        """The outline as a list of (x, y) corners."""
+        if self.rect is not None:
+            x0, y0, x1, y1 = self.rect
+            return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        return [(float(p[0]), float(p[1])) for p in self.polygon or []]
+
+    def area(self) -> float:
+        """Area in square metres (shoelace formula)."""
+        pts = self.corners()
+        s = 0.0
+        for (xa, ya), (xb, yb) in zip(pts, pts[1:] + pts[:1], strict=True):
+            s += xa * yb - xb * ya
+        return abs(s) / 2.0
+
+    def centroid(self) -> tuple[float, float]:
+        """Mean of the corners (enough for convex zones)."""
+        pts = self.corners()
+        return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Bounding box (x0, y0, x1, y1)."""
+        pts = self.corners()
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        return (min(xs), min(ys), max(xs), max(ys))
+
+
+class Zone(Shape):
+    """A named part of the venue: where people queue, gather, shelter or leave."""
+
+    kind: ZoneKind = Field(description="What the zone is.")
+    lanes: PosInt = Field(
+        1, description="Checkpoints: screening lanes built (a configuration opens some of them)."
+    )
+    width_m: PosFloat = Field(
+        2.0, description="Exits and entrances: clear width of the opening in metres."
+    )
+    weight: NonNegFloat = Field(
+        1.0, description="Attractors: relative pull on visitors choosing where to go."
+    )
+    capacity: NonNegInt | None = Field(
+        None, description="Shelters: people it can hold (default: area × 2 persons/m²)."
+    )
+
+
+class Venue(Section):
+    """The walkable area, its walls and named zones. Coordinates in metres from (0, 0)."""
+
+    width_m: PosFloat = Field(description="Extent of the area along x, metres.")
+    height_m: PosFloat = Field(description="Extent of the area along y, metres.")
+    perimeter: Identifier | None = Field(
+        None,
+        description="Name of the zone of kind 'perimeter' that is the secure area inside the "
+        "screening line (none for open venues such as stations).",
+    )
+    walls: list[Shape] = Field(default_factory=list, description="Walls and obstacles.")
+    zones: dict[Identifier, Zone] = Field(description="Named zones, by name.")
+
+
+# --------------------------------------------------------------------------------- crowd ---
+
+
+class Arrivals(Section):
+    """How visitors arrive at the entrances during the simulated window."""
+
+    profile: Literal["constant", "peak", "timetable"] = Field(
+        "constant",
+        description="'constant': a Poisson stream at rate_per_min; 'peak': `total` visitors "
+        "around peak_at_s (normal spread); 'timetable': trains release surges.",
+    )
+    rate_per_min: NonNegFloat = Field(
+        0.0, description="Constant profile: mean arrivals per minute, all entrances together."
+    )
+    total: NonNegInt = Field(0, description="Peak profile: visitors arriving in the window.")
+    peak_at_s: Duration = Field(0.0, description="Peak profile: time of the peak.")
+    spread_s: Duration = Field(600.0, description="Peak profile: standard deviation in time.")
+    timetable_every_s: Duration = Field(
+        300.0, description="Timetable profile: interval between trains."
+    )
+    passengers_per_train: NonNegInt = Field(
+        0, description="Timetable profile: passengers released per train."
+    )
+
+
+class Crowd(Section):
+    """Visitors or passengers: how many, how they arrive, move, report and react."""
+
+    initial_inside: NonNegInt = Field(
+        0, description="Warm start: visitors already at attractors when the run starts."
+    )
+    initial_queuing: NonNegInt = Field(
+        0, description="Warm start: visitors already queuing at the checkpoints."
+    )
+    arrivals: Arrivals = Field(default_factory=Arrivals, description="Arrivals in the window.")
+    speed: Dist = Field(
+        default_factory=lambda: {
+            "dist": "normal",
+            "mean": 1.34,
+            "sd": 0.26,
+            "min": 0.5,
+            "max": 2.0,
+        },
+        description="Desired walking speed, m/s (Weidmann 1993: 1.34, sd 0.26; V).",
+    )
+    flight_speed: Dist = Field(
+        default_factory=lambda: {"dist": "normal", "mean": 3.9, "sd": 2.7, "min": 0.3, "max": 7.0},
+        description="Speed when fleeing an attack, m/s (Hayes & Hayes 2014 via Briggs & "
+        "Kennedy 2016: 3.9, sd 2.7, floor 0.3; V; high for dense crowds, E).",
+    )
+    reaction_delay_s: Dist = Field(
+        3.0,
+        description="Recognition delay before reacting to an attack nearby (Briggs & "
+        "Kennedy 2016: 3 s; V).",
+    )
+    hearing_range_m: PosFloat = Field(
+        150.0, description="Distance within which gunfire or an explosion makes people flee (E)."
+    )
+    dwell_s: Dist = Field(
+        default_factory=lambda: {"dist": "exponential", "mean": 1200.0},
+        description="Time spent at an attractor before choosing another (E).",
+    )
+    report_probability: Probability = Field(
+        0.3,
+        description="Chance a visitor who noticed something reports it (FEMA/IACP survey "
+        "75% say they would; real rate lower; E).",
+    )
+    notice_skill: Probability = Field(
+        1e-5,
+        description="Per-second chance a visitor with the attacker in view notices an "
+        "indicator of conspicuousness 1 (E).",
+    )
+    view_range_m: PosFloat = Field(
+        15.0, description="Distance within which a visitor can notice an attacker (E)."
+    )
+    crush_density_ppm2: PosFloat = Field(
+        7.1,
+        description="Density above which compressive injury starts (Fruin critical static "
+        "density 7.1/m²; V).",
+    )
+    crush_hazard_per_s: NonNegFloat = Field(
+        0.002,
+        description="Per-second chance of crush injury per person/m² above crush_density "
+        "(calibrated so ~30 s at 2/m² over the limit injures ~10%; Still; E).",
+    )
+    exit_flow_pms: PosFloat = Field(
+        1.37,
+        description="Flow through exits, persons per metre per second (Green Guide 82/m/min; V).",
+    )
+
+
+# -------------------------------------------------------------------------------- threat ---
+
+
+class Firearm(Section):
+    """A firearm attacker's weapon and shooting."""
+
+    rate_of_fire_per_s: PosFloat = Field(
+        1.0, description="Rounds per second (Briggs & Kennedy; V)."
+    )
+    magazine: PosInt = Field(15, description="Rounds per magazine (Briggs & Kennedy; V).")
+    magazines: PosInt = Field(4, description="Magazines carried (E).")
+    reload_s: Duration = Field(3.0, description="Reload time (Briggs & Kennedy; V).")
+    accuracy: Probability = Field(0.8, description="Accuracy factor (Briggs & Kennedy; V).")
+    range_m: PosFloat = Field(
+        70.0,
+        description="Distance at which P(hit) has fallen to half "
+        "of accuracy; no shots beyond it (Briggs & Kennedy; V).",
+    )
+    p_death_given_hit: Probability = Field(
+        0.4, description="Probability a hit kills (JAMA Netw Open 2025; S)."
+    )
+
+
+class Blade(Section):
+    """A bladed-weapon attacker."""
+
+    strikes_per_min: PosFloat = Field(10.0, description="Attempted strikes per minute (E).")
+    reach_m: PosFloat = Field(1.5, description="Distance at which a strike can land (E).")
+    p_death_given_strike: Probability = Field(
+        0.15, description="Probability a strike kills (Pool Re 2020: few deaths; E)."
+    )
+    staff_subdue_per_s: Probability = Field(
+        0.05,
+        description="Per-second chance that one staff member within reach subdues the "
+        "attacker (E).",
+    )
+    subdue_per_s: Probability = Field(
+        0.005,
+        description="Per-second chance that one bystander within reach subdues the attacker "
+        "(Briggs & Kennedy: 0.5% resist; E).",
+    )
+
+
+class Pbied(Section):
+    """A person-borne explosive device."""
+
+    lethal_radius_m: PosFloat = Field(6.0, description="Radius within which blast kills (E).")
+    injury_radius_m: PosFloat = Field(25.0, description="Radius within which blast injures (E).")
+
+
+class Vehicle(Section):
+    """A vehicle driven into the crowd."""
+
+    speed_mps: PosFloat = Field(12.0, description="Driving speed, m/s (~45 km/h; E).")
+    path_m: PosFloat = Field(200.0, description="Longest distance driven into the venue (E).")
+    half_width_m: PosFloat = Field(1.2, description="Half the swept width of the vehicle (E).")
+    p_death_given_struck: Probability = Field(
+        0.3, description="Probability that being struck kills (E)."
+    )
+
+
+class Threat(Section):
+    """The diffuse threat: each run draws whether, how, how many, where and when."""
+
+    probability: Probability = Field(1.0, description="Chance that a run has an attack at all.")
+    mix: dict[AttackMode, NonNegFloat] = Field(
+        default_factory=lambda: dict.fromkeys(ATTACK_MODES, 1.0),
+        description="Relative weights of the modes of attack (normalised).",
+    )
+    attackers: dict[PosInt, NonNegFloat] = Field(
+        default_factory=lambda: {1: 0.8, 2: 0.15, 3: 0.05},
+        description="Weights of the number of attackers (lone actor or small cell).",
+    )
+    target: dict[Identifier, NonNegFloat] = Field(
+        default_factory=lambda: {"densest": 1.0},
+        description="Weights of target choices: 'densest', 'queue' (outside the perimeter), "
+        "'random', or a zone name.",
+    )
+    start_s: Dist = Field(
+        default_factory=lambda: {"dist": "uniform", "low": 300.0, "high": 900.0},
+        description="When the attack starts, seconds from the start of the run.",
+    )
+    on_site_before_s: Dist = Field(
+        default_factory=lambda: {"dist": "uniform", "low": 120.0, "high": 900.0},
+        description="Time the attacker spends on site before attacking (approach).",
+    )
+    reconnaissance_probability: Probability = Field(
+        0.3, description="Chance of a hostile-reconnaissance visit earlier in the window (E)."
+    )
+    reconnaissance_s: Dist = Field(600.0, description="Length of a reconnaissance visit.")
+    adaptive_probability: Probability = Field(
+        0.5,
+        description="Chance that an attacker whose weapon screening would likely catch "
+        "(P ≥ 0.5) strikes the queue outside the perimeter instead (E).",
+    )
+    conspicuousness: dict[Literal["reconnaissance", "approach", "attack"], Probability] = Field(
+        default_factory=lambda: {"reconnaissance": 0.02, "approach": 0.05, "attack": 1.0},
+        description="How noticeable the attacker is in each phase (multiplies observer skill; E).",
+    )
+    deterred_if_questioned: Probability = Field(
+        0.5,
+        description="Chance that an attacker stopped and questioned by police during a "
+        "reconnaissance visit abandons the plan (E).",
+    )
+    firearm: Firearm = Field(default_factory=Firearm, description="Firearm parameters.")
+    blade: Blade = Field(default_factory=Blade, description="Bladed weapon parameters.")
+    pbied: Pbied = Field(default_factory=Pbied, description="Explosive parameters.")
+    vehicle: Vehicle = Field(default_factory=Vehicle, description="Vehicle parameters.")
+
+    @model_validator(mode="after")
+    def _weights(self) -> Threat:
+        for name in ("mix", "attackers", "target"):
+            weights = getattr(self, name)
+            if not weights or sum(weights.values()) <= 0:
+                raise ValueError(f"{name}: at least one weight must be positive")
+        return self
+
+
+# ------------------------------------------------------------------------ configurations ---
+
+
+class StaffGroup(Section):
+    """A group of security staff with the same role, post and powers."""
+
+    role: Role = Field(description="What they are and may do.")
+    count: NonNegInt = Field(description="How many.")
+    side: Literal["public", "private"] | None = Field(
+        None, description="Public or private (default from the role)."
+    )
+    armed: bool = Field(False, description="Carries firearms (police, armed response).")
+    post: Identifier | None = Field(
+        None, description="Zone where they stand (or 'control_room' for CCTV operators)."
+    )
+    patrol: list[Identifier] = Field(
+        default_factory=list, description="Zones they patrol in turn (instead of a post)."
+    )
+    skill: Probability = Field(
+        0.01,
+        description="Per-second chance of noticing an indicator of conspicuousness 1 in view, "
+        "before crowd occlusion (E).",
+    )
+    view_range_m: PosFloat = Field(25.0, description="Distance they can notice from (E).")
+    speed_mps: PosFloat = Field(2.5, description="Speed when responding (E).")
+    radio: bool = Field(True, description="Has a radio to their control room.")
+    cost_per_hour_eur: NonNegFloat = Field(
+        40.0, description="Cost per hour (police and private rates differ; E)."
+    )
+    response_time_s: Dist | None = Field(
+        None,
+        description="Armed response units: time from being alerted to arriving on site "
+        "(first armed police 8 min, 5–15; S/V).",
+    )
+    false_alarms_per_h: NonNegFloat = Field(
+        0.05, description="Unfounded reports raised per person per hour (E)."
+    )
+    hit_probability: Probability = Field(
+        0.2, description="Armed staff: chance a round hits (NYPD, RAND: 0.2, 0.13–0.43; S)."
+    )
+    engage_range_m: PosFloat = Field(
+        25.0, description="Armed staff: distance from which they engage an attacker (E)."
+    )
+
+
+class Hop(Section):
+    """One link of the reporting chain: a delay and a chance the message is lost."""
+
+    delay_s: Dist = Field(description="Delay of the message.")
+    loss: Probability = Field(0.0, description="Chance the message never arrives.")
+
+
+class Coordination(Section):
+    """How a notice travels to someone who can act (the public-private chain)."""
+
+    joint_control_room: bool = Field(
+        False,
+        description="Venue, private security and police share one room "
+        "(Amsterdam ArenA model); the private→police hop becomes 'joint_to_police'.",
+    )
+    visitor_to_staff: Hop = Field(
+        default_factory=lambda: {"delay_s": {"dist": "exponential", "mean": 60.0}},
+        description="A visitor finds a staff member and tells them (E).",
+    )
+    visitor_to_police: Hop = Field(
+        default_factory=lambda: {"delay_s": 50.0},
+        description="A visitor calls the police (first call 50 s after an attack starts; "
+        "Westminster 51 s; V/S).",
+    )
+    staff_to_control: Hop = Field(
+        default_factory=lambda: {
+            "delay_s": {"dist": "lognormal", "median": 300.0, "sigma": 0.8},
+            "loss": 0.5,
+        },
+        description="Private staff to their own control room (5 min, 1–15 or never; "
+        "Manchester; V/E). Staff without a radio use this hop.",
+    )
+    staff_radio_to_control: Hop = Field(
+        default_factory=lambda: {
+            "delay_s": {"dist": "lognormal", "median": 30.0, "sigma": 0.5},
+            "loss": 0.1,
+        },
+        description="Staff with a radio to their control room (E).",
+    )
+    private_to_police: Hop = Field(
+        default_factory=lambda: {
+            "delay_s": {"dist": "lognormal", "median": 300.0, "sigma": 0.6},
+            "loss": 0.2,
+        },
+        description="Separate private control room relays to police (5 min, 2–15; Manchester; "
+        "V/E).",
+    )
+    joint_to_police: Hop = Field(
+        default_factory=lambda: {"delay_s": {"dist": "lognormal", "median": 60.0, "sigma": 0.5}},
+        description="Joint control room to police (1 min, 0.5–3; ArenA; V/E).",
+    )
+    police_to_police: Hop = Field(
+        default_factory=lambda: {"delay_s": 10.0},
+        description="Police officer on site to police dispatch (E).",
+    )
+    decision_delay_s: Dist = Field(
+        90.0,
+        description="From the control room learning of an attack to ordering the "
+        "response (Manchester: 1–2 min; S).",
+    )
+    response: Literal["evacuate", "invacuate", "none"] = Field(
+        "evacuate", description="What the venue orders once it learns of an attack."
+    )
+    false_alarm_busy_s: Duration = Field(
+        600.0, description="Time a police responder is tied up checking a false alarm (E)."
+    )
+
+
+class Screening(Section):
+    """Screening at the checkpoints."""
+
+    method: ScreeningMethod = Field("bag_check", description="What is done at the lanes.")
+    lanes: dict[Identifier, NonNegInt] = Field(
+        default_factory=dict,
+        description="Open lanes per checkpoint zone (default: all lanes the zone has).",
+    )
+    service_time_s: Dist | None = Field(
+        None,
+        description="Service time per person (default by method: metal detector 6 s, bag "
+        "check 10 s, bag check + pat-down 14 s; S/E), exponential.",
+    )
+    detection: dict[AttackMode, Probability] | None = Field(
+        None,
+        description="Chance of catching each weapon at a lane (default by method; bag check + "
+        "pat-down 0.5 for firearm and explosive; S/E).",
+    )
+
+
+class Configuration(Section):
+    """A guarding plan: staff, screening, measures and coordination."""
+
+    extends: Identifier | None = Field(
+        None, description="Name of another configuration this one starts from (deep merge)."
+    )
+    description: str = Field("", description="What the plan is.")
+    staff: dict[Identifier, StaffGroup] = Field(
+        default_factory=dict, description="Staff groups, by name."
+    )
+    screening: Screening = Field(default_factory=Screening, description="Screening.")
+    coordination: Coordination = Field(
+        default_factory=Coordination, description="The reporting chain."
+    )
+    vehicle_barriers: bool = Field(
+        False, description="Hostile-vehicle barriers on every vehicle approach."
+    )
+    shift_h: PosFloat = Field(8.0, description="Hours each staff member is paid for.")
+
+
+# ------------------------------------------------------------------------------- run -------
+
+
+class Run(Section):
+    """How long and how often to simulate."""
+
+    seed: NonNegInt = Field(0, description="Scenario seed; every run's streams derive from it.")
+    replications: PosInt = Field(100, description="Runs per configuration in a batch.")
+    duration_s: Duration = Field(1800.0, description="Simulated time per run.")
+    dt_s: Annotated[float, Field(gt=0.0, le=5.0)] = Field(0.5, description="Time step, seconds.")
+    sample_every_s: PosFloat = Field(10.0, description="Interval of the time series.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Run:
+        if self.duration_s <= 0:
+            raise ValueError("duration_s must be greater than 0")
+        return self
+
+
+class Scenario(Section):
+    """A scenario: a venue, its crowd, a threat and the configurations to compare."""
+
+    name: Identifier = Field(description="Short name, used in results folders.")
+    description: str = Field("", description="What the scenario represents.")
+    venue: Venue = Field(description="The place.")
+    crowd: Crowd = Field(default_factory=Crowd, description="The people.")
+    threat: Threat = Field(default_factory=Threat, description="The diffuse threat.")
+    configurations: dict[Identifier, Configuration] = Field(
+        description="Guarding plans to compare, by name (min. one)."
+    )
+    run: Run = Field(default_factory=Run, description="Run settings.")
+
+    @model_validator(mode="after")
+    def _some_configuration(self) -> Scenario:
+        if not self.configurations:
+            raise ValueError("configurations: at least one configuration is needed")
+        return self
+
+
+DEFAULT_SERVICE_S: dict[str, float] = {
+    "none": 1.0,
+    "visual": 3.0,
+    "metal_detector": 6.0,
+    "bag_check": 10.0,
+    "bag_check_pat_down": 14.0,
+}
+DEFAULT_DETECTION: dict[str, dict[str, float]] = {
+    "none": dict.fromkeys(ATTACK_MODES, 0.0),
+    "visual": {"firearm": 0.1, "blade": 0.05, "pbied": 0.1, "vehicle": 0.0},
+    "metal_detector": {"firearm": 0.6, "blade": 0.5, "pbied": 0.3, "vehicle": 0.0},
+    "bag_check": {"firearm": 0.35, "blade": 0.2, "pbied": 0.35, "vehicle": 0.0},
+    "bag_check_pat_down": {"firearm": 0.5, "blade": 0.35, "pbied": 0.5, "vehicle": 0.0},
+}
+DEFAULT_SIDE: dict[str, str] = {
+    "police": "public",
+    "armed_response": "public",
+    "security_guard": "private",
+    "steward": "private",
+    "cctv_operator": "private",
+    "transit_staff": "private",
+    "enforcement_officer": "private",
+}
+
+
+def service_time(screening: Screening) -> Dist:
+    """The service-time distribution of a screening set-up (exponential by method if unset)."""
+    if screening.service_time_s is not None:
+        return screening.service_time_s
+    from sim.units import Exponential
+
+    return Exponential(dist="exponential", mean=DEFAULT_SERVICE_S[screening.method])
+
+
+def detection_probability(screening: Screening, mode: str) -> float:
+    """Chance that a lane of this screening set-up catches the weapon of ``mode``."""
+    table = screening.detection or DEFAULT_DETECTION[screening.method]
+    return float(table.get(mode, DEFAULT_DETECTION[screening.method][mode]))
+
+
+def finite_or_nan(value: float | None) -> float:
+    """``value`` as float, NaN for None."""
+    return math.nan if value is None else float(value)
