@@ -1,0 +1,936 @@
+"""The Mesa model of one run: crowd, screening, staff, threat, reporting chain and response.
+
+One step of ``dt`` seconds does, in order: arrivals and screening; the reporting chain
+(messages due now); attackers' phases and harm; detection by staff and visitors; false
+alarms; staff movement; crowd reactions (flight, evacuation, shelter) and walking; exits;
+density and crush hazard; the time series.
+
+Every outcome comes out of these mechanisms; nothing is drawn as a result. Random numbers
+come from named streams (:func:`sim.runs.streams`): everything about the visitors and the
+attacker is drawn up front from the ``crowd`` and ``threat`` streams, so every configuration
+of one replicate sees the same people and the same attacker (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim import columns as C
+from sim.agents import INTERCEPT_RANGE, Attacker, StaffMember
+from sim.coordination import Message, Network
+from sim.crowd import CAN_REACT, JAM_DENSITY, Crowd, Exits, State, state_mask
+from sim.errors import RunError
+from sim.runs import RunOutput, RunTask, streams
+from sim.schema import (
+    ATTACK_MODES,
+    Configuration,
+    Scenario,
+    detection_probability,
+    service_time,
+)
+from sim.screening import Checkpoint
+from sim.venue import DENSITY_CELL_M, Geometry
+
+WALKS = state_mask(State.INSIDE, State.SHELTERING, State.FLEEING)
+SIGHT_RANGE_M = 30.0  # people who see a stabbing or a vehicle attack flee (E)
+BLADE_CHASE_SPEED = 2.0  # m/s (E)
+OCCLUSION_DENSITY = 2.0  # persons/m² at which crowd occlusion halves the chance to notice (E)
+MAX_VISITOR_REPORTS = 10  # reports per attacker after which more callers add nothing (E)
+ADAPTIVE_THRESHOLD = 0.5  # screening catch probability that makes an attacker adapt
+
+
+def _weighted_choice(weights: dict[Any, float], u: float) -> Any:
+    keys = list(weights)
+    w = np.array([weights[k] for k in keys], dtype=float)
+    cum = np.cumsum(w / w.sum())
+    return keys[int(min(np.searchsorted(cum, u, side="right"), len(keys) - 1))]
+
+
+class SoftTargetModel(mesa.Model):
+    """One run of a scenario under one configuration."""
+
+    def __init__(self, scenario: Scenario, configuration: str, seed: int) -> None:
+        """Build the venue, draw the visitors and the threat, and post the staff."""
+        rngs = streams(seed)
+        super().__init__(rng=rngs["mesa"])
+        self.rngs = rngs
+        self.scenario = scenario
+        self.config_name = configuration
+        self.config: Configuration = scenario.configurations[configuration]
+        self.geo = Geometry.build(scenario.venue)
+        self.dt = scenario.run.dt_s
+        self.t = 0.0
+        self.events: list[tuple[float, str, str, str]] = []
+        self.net = Network(rngs["coordination"])
+        self.arrival_point = self._arrival_point()
+        self._build_crowd()
+        self.crushed = np.zeros(self.crowd.n, dtype=bool)
+        self._build_screening()
+        self._build_exits()
+        self._build_staff()
+        self._draw_threat()
+        self.peak_density = 0.0
+        self.density_exposure = 0.0
+        self.max_queue_len = 0
+        self.crush_injured = 0
+        self.false_alarms = 0
+        self.t_police_alerted = math.nan
+        self.t_first_detect = math.nan
+        self.t_response_ordered = math.nan
+        self.response_pending_at = math.inf
+        self.t_first_flight = math.nan
+        self.t_last_evacuated = math.nan
+        self.police_dispatched: set[int] = set()
+        self.room_knows_attack = False
+        self.density_grid = self.geo.density(self.crowd.xy[self.crowd.standing()])
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                C.T_S: lambda m: m.t,
+                C.N_ARRIVING: lambda m: int(m._counts[State.ARRIVING]),
+                C.N_QUEUING: lambda m: int(m._counts[State.QUEUING]),
+                C.N_INSIDE: lambda m: int(m._counts[State.INSIDE]),
+                C.N_FLEEING: lambda m: int(m._counts[State.FLEEING]),
+                C.N_SHELTERING: lambda m: int(m._counts[State.SHELTERING]),
+                C.N_EVACUATED: lambda m: int(m._counts[State.EVACUATED]),
+                C.N_INJURED: lambda m: int(m._counts[State.INJURED]),
+                C.N_KILLED: lambda m: int(m._counts[State.KILLED]),
+                C.QUEUE_LEN: lambda m: int(m._counts[State.QUEUING]),
+                C.LOCAL_PEAK_DENSITY: lambda m: float(m.density_grid.max()),
+            }
+        )
+        self._counts = self.crowd.counts()
+        self._next_sample = 0.0
+        self._sample()
+
+    # ------------------------------------------------------------------------ building ---
+
+    def _arrival_point(self) -> np.ndarray:
+        entries = self.geo.of_kind("checkpoint") + self.geo.of_kind("entrance")
+        if entries:
+            return self.geo.centroids[entries[0]].copy()
+        return self.geo.centroids[self.geo.of_kind("exit")[0]].copy()
+
+    def _build_crowd(self) -> None:
+        sc, rng = self.scenario, self.rngs["crowd"]
+        cw = sc.crowd
+        a = cw.arrivals
+        horizon = sc.run.duration_s
+        if a.profile == "constant":
+            n_arr = rng.poisson(a.rate_per_min / 60.0 * horizon)
+            times = np.sort(rng.uniform(0.0, horizon, n_arr))
+        elif a.profile == "peak":
+            times = np.sort(rng.normal(a.peak_at_s, a.spread_s, a.total))
+            times = times[(times >= 0) & (times < horizon)]
+        else:
+            trains = np.arange(0.0, horizon, max(a.timetable_every_s, 1.0))
+            times = np.repeat(trains, a.passengers_per_train)
+            times = times + rng.exponential(20.0, len(times))  # passengers alight over ~20 s (E)
+            times = np.sort(times[times < horizon])
+        n0, nq = cw.initial_inside, cw.initial_queuing
+        n = n0 + nq + len(times)
+        crowd = Crowd(n)
+        crowd.speed = np.asarray(cw.speed.sample(rng, n), dtype=float)
+        crowd.flight_speed = np.maximum(
+            np.asarray(cw.flight_speed.sample(rng, n), dtype=float), crowd.speed
+        )
+        crowd.reaction = np.asarray(cw.reaction_delay_s.sample(rng, n), dtype=float)
+        attractors = self.geo.of_kind("attractor")
+        weights = np.array([sc.venue.zones[self.geo.names[z]].weight for z in attractors])
+        weights = (
+            weights / weights.sum()
+            if weights.sum() > 0
+            else np.full(len(weights), 1 / len(weights))
+        )
+        choice = rng.choice(len(attractors), size=n, p=weights)
+        crowd.attractor = np.asarray(attractors, dtype=np.int64)[choice]
+        u = rng.random((n, 2))
+        for k, z in enumerate(attractors):
+            sel = choice == k
+            crowd.attractor_point[sel] = self.geo.sample(z, u[sel])
+        crowd.checkpoint_u = rng.random(n)
+        crowd.current_speed = crowd.speed.copy()
+        # warm start: people at attractors and in the queues
+        crowd.state[:n0] = State.INSIDE
+        crowd.xy[:n0] = crowd.attractor_point[:n0]
+        crowd.goal[:n0] = crowd.attractor_point[:n0]  # already there: not moving
+        crowd.warm[: n0 + nq] = True
+        crowd.arrive_at[: n0 + nq] = 0.0
+        crowd.arrive_at[n0 + nq :] = times
+        self.crowd = crowd
+        self._planned = np.arange(n0, n)  # in arrival order
+        self._next_planned = 0
+
+    def _build_screening(self) -> None:
+        cfg, geo = self.config, self.geo
+        towards = (
+            geo.centroids[geo.index(self.scenario.venue.perimeter)]
+            if self.scenario.venue.perimeter
+            else np.array([self.scenario.venue.width_m / 2, self.scenario.venue.height_m / 2])
+        )
+        self.checkpoints: list[Checkpoint] = []
+        for z in geo.of_kind("checkpoint"):
+            name = geo.names[z]
+            lanes = cfg.screening.lanes.get(name, self.scenario.venue.zones[name].lanes)
+            if lanes > 0:
+                area = (self.scenario.venue.width_m, self.scenario.venue.height_m)
+                self.checkpoints.append(Checkpoint(z, geo.bounds[z], towards, lanes, area))
+        self.entrances = geo.of_kind("entrance")
+        self.service = service_time(cfg.screening)
+        self.waits: list[float] = []
+
+    def _build_exits(self) -> None:
+        ex = self.geo.of_kind("exit")
+        widths = np.array([self.scenario.venue.zones[self.geo.names[z]].width_m for z in ex])
+        self.exits = Exits(self.geo.centroids[ex].copy(), widths, self.scenario.crowd.exit_flow_pms)
+        self.shelters = self.geo.of_kind("shelter")
+
+    def _build_staff(self) -> None:
+        rng = self.rngs["response"]
+        self.staff: list[StaffMember] = []
+        for group, spec in self.config.staff.items():
+            for _ in range(spec.count):
+                on_site = spec.role != "armed_response"
+                if spec.post == "control_room" or (spec.post is None and not spec.patrol):
+                    pos = self.arrival_point.copy()
+                elif spec.patrol:
+                    pos = self.patrol_point(spec.patrol[int(rng.integers(len(spec.patrol)))])
+                else:
+                    pos = self.patrol_point(spec.post)  # type: ignore[arg-type]
+                member = StaffMember(self, group, spec, pos, on_site)
+                if spec.patrol:
+                    member.patrol_index = int(rng.integers(len(spec.patrol)))
+                    member.waypoint = self.patrol_point(spec.patrol[member.patrol_index])
+                self.staff.append(member)
+        self.staff_cost = sum(
+            s.count * s.cost_per_hour_eur * self.config.shift_h for s in self.config.staff.values()
+        )
+
+    def patrol_point(self, zone_name: str) -> np.ndarray:
+        """A random point in the named zone (staff posts and beats)."""
+        z = self.geo.index(zone_name)
+        return self.geo.sample(z, self.rngs["response"].random((1, 2)))[0]
+
+    def _draw_threat(self) -> None:
+        """Draw the attack for this replicate; a fixed number of draws (common random numbers)."""
+        th, rng = self.scenario.threat, self.rngs["threat"]
+        u = rng.random(8)
+        per_attacker = rng.random((max(th.attackers), 6))
+        start = float(th.start_s.sample(rng))
+        on_site = float(th.on_site_before_s.sample(rng))
+        recon_len = float(th.reconnaissance_s.sample(rng))
+        self.attack = bool(u[0] < th.probability)
+        self.attack_began = False
+        self.attackers: list[Attacker] = []
+        self.attackers_by_id: dict[int, Attacker] = {}
+        self.attack_mode = _weighted_choice(th.mix, u[1]) if self.attack else None
+        self.n_attackers = int(_weighted_choice(th.attackers, u[2])) if self.attack else 0
+        self.target_choice = _weighted_choice(th.target, u[3]) if self.attack else None
+        self.attack_start = start if self.attack else math.nan
+        self.recon = bool(self.attack and u[4] < th.reconnaissance_probability)
+        self.adapts = bool(u[5] < th.adaptive_probability)
+        self.target_u = u[6:8]
+        # a vehicle drives up shortly before striking; people on foot spend a while on site
+        on_site = 10.0 if self.attack_mode == "vehicle" else on_site
+        self.arrive_at = max(0.0, start - on_site)
+        self.recon_window = (
+            (max(0.0, self.arrive_at - recon_len - 600.0 * u[7]), 0.0) if self.recon else None
+        )
+        if self.recon_window is not None:
+            r0 = self.recon_window[0]
+            self.recon_window = (r0, min(r0 + recon_len, self.arrive_at))
+        for i in range(self.n_attackers):
+            a = Attacker(self, i, self.attack_mode, start)
+            a.screen_u = per_attacker[i, 0]
+            a.deter_u = per_attacker[i, 3]
+            a.offset = (per_attacker[i, 1:3] - 0.5) * 6.0  # cell members stand within a few m
+            a.rounds_left = th.firearm.magazine * th.firearm.magazines
+            self.attackers.append(a)
+            self.attackers_by_id[i] = a
+        if self.attack:
+            self.log(
+                "attack_planned",
+                "threat",
+                f"{self.attack_mode} x{self.n_attackers} "
+                f"target={self.target_choice} start={start:.0f}s",
+            )
+
+    # ---------------------------------------------------------------------- utilities ---
+
+    def log(self, kind: str, actor: str, detail: str = "") -> None:
+        """Record an event at the current time."""
+        self.events.append((self.t, kind, actor, detail))
+
+    def _standing_idx(self) -> np.ndarray:
+        return np.flatnonzero(self.crowd.standing())
+
+    def _target_point(self, attacker: Attacker) -> tuple[np.ndarray, bool]:
+        """Where the attacker heads, and whether that is inside the perimeter."""
+        geo, choice = self.geo, self.target_choice
+        if choice == "queue" and self.checkpoints:
+            cp = max(self.checkpoints, key=lambda c: c.queue_len())
+            lane = max(cp.lanes, key=lambda ln: len(ln.queue))
+            point = lane.head + lane.back * (0.6 * max(1, len(lane.queue)) / 2)
+        elif choice == "densest":
+            grid = self.density_grid.ravel()
+            centres = np.array([geo.cell_centre(i) for i in np.argsort(grid)[::-1][:50]])
+            inside = geo.inside_perimeter(centres)
+            pick = int(np.argmax(inside)) if (inside.any() and geo.perimeter is not None) else 0
+            point = centres[pick]
+        elif choice == "random" or choice == "queue":
+            attractors = geo.of_kind("attractor")
+            z = attractors[int(self.target_u[0] * len(attractors)) % len(attractors)]
+            point = geo.sample(z, self.target_u[None, :])[0]
+        else:
+            point = geo.sample(geo.index(choice), self.target_u[None, :])[0]
+        point = geo.clamp((point + attacker.offset)[None, :])[0]
+        return point, bool(geo.inside_perimeter(point[None, :])[0])
+
+    # ------------------------------------------------------------------------- stepping ---
+
+    def step(self) -> None:
+        """Advance the run by ``dt`` seconds."""
+        self.t = round(self.t + self.dt, 9)
+        self._arrivals_and_screening()
+        self._deliver_messages()
+        self._attackers()
+        self._detection()
+        self._false_alarms()
+        self._response_order()
+        for member in self.staff:
+            member.step()
+        self._engagement()
+        self._crowd_motion()
+        self._density()
+        self._counts = self.crowd.counts()
+        self.max_queue_len = max(self.max_queue_len, int(self._counts[State.QUEUING]))
+        if self.t + 1e-9 >= self._next_sample:
+            self._sample()
+
+    def _sample(self) -> None:
+        self.datacollector.collect(self)
+        self._next_sample += self.scenario.run.sample_every_s
+
+    def _arrivals_and_screening(self) -> None:
+        cw, t = self.crowd, self.t
+        # planned visitors whose time has come
+        start = self._next_planned
+        while self._next_planned < len(self._planned) and (
+            cw.arrive_at[self._planned[self._next_planned]] <= t
+        ):
+            self._next_planned += 1
+        new = self._planned[start : self._next_planned]
+        if len(new):
+            if self.checkpoints:
+                weights = np.array([len(c.lanes) for c in self.checkpoints], dtype=float)
+                cum = np.cumsum(weights / weights.sum())
+                which = np.minimum(
+                    np.searchsorted(cum, cw.checkpoint_u[new], side="right"), len(cum) - 1
+                )
+                for person, k in zip(new, which, strict=True):
+                    cp = self.checkpoints[int(k)]
+                    lane = cp.shortest()
+                    if cw.warm[person]:
+                        cp.join(int(person), 0.0)
+                        cw.state[person] = State.QUEUING
+                        cw.queued_at[person] = 0.0
+                    else:
+                        cw.state[person] = State.ARRIVING
+                        back_of_line = lane.place(np.array([len(lane.queue) + 1]))[0]
+                        cw.xy[person] = back_of_line + lane.back * 10.0  # walk the last 10 m
+                        cw.set_goal(person, self.geo.clamp(back_of_line[None, :])[0])
+                        cw.exit[person] = int(k)  # checkpoint index while arriving
+                self.geo.clamp(cw.xy)
+            else:  # open venue: straight in
+                cw.state[new] = State.INSIDE
+                entry = (
+                    self.geo.centroids[self.entrances[0]] if self.entrances else self.arrival_point
+                )
+                cw.xy[new] = entry
+                cw.set_goal(new, cw.attractor_point[new])
+        # arriving people reaching the back of the queue join it
+        arriving = cw.state == State.ARRIVING
+        reached = cw.walk(arriving, self.dt)
+        for person in reached:
+            cp = self.checkpoints[int(cw.exit[person])]
+            cp.join(int(person), t)
+            cw.state[person] = State.QUEUING
+            cw.queued_at[person] = t
+            cw.exit[person] = -1
+        # screening
+        rng = self.rngs["screening"]
+        for cp in self.checkpoints:
+            served: list[tuple[int, float]] = []
+            cp.advance(t, self.service, rng, served)
+            for person, _end in served:
+                if cw.state[person] != State.QUEUING:
+                    continue
+                if not cw.warm[person]:
+                    self.waits.append(cp.started[person] - cp.joined[person])
+                cw.state[person] = State.INSIDE
+                cw.set_goal(person, cw.attractor_point[person])
+            cp.positions(cw.xy)
+        self.geo.clamp(cw.xy)
+
+    # ------------------------------------------------------------------- threat phases ---
+
+    def _attackers(self) -> None:
+        t = self.t
+        for a in self.attackers:
+            if a.phase == "waiting":
+                if self.recon_window and self.recon_window[0] <= t < self.recon_window[1]:
+                    a.phase = "reconnaissance"
+                    a.pos = self.arrival_point.copy()
+                    a.goal, _ = self._target_point(a)
+                    self.log("reconnaissance_start", f"attacker:{a.ident}")
+                elif t >= self.arrive_at:
+                    self._arrive(a)
+            elif a.phase == "reconnaissance":
+                a.pos = self._walk_point(a.pos, a.goal, 1.2)
+                if t >= self.recon_window[1]:  # type: ignore[index]
+                    a.phase = "waiting"
+                    self.log("reconnaissance_end", f"attacker:{a.ident}")
+            elif a.phase == "approach":
+                speed = 1.2 if a.mode != "vehicle" else 0.0
+                a.pos = self._walk_point(a.pos, a.goal, speed)
+                if t >= a.start:
+                    self._start_attack(a)
+            elif a.phase == "attack":
+                {
+                    "firearm": self._shoot,
+                    "blade": self._stab,
+                    "vehicle": self._drive,
+                    "pbied": lambda _a: None,
+                }[a.mode](a)
+
+    def _walk_point(self, pos: np.ndarray, goal: np.ndarray, speed: float) -> np.ndarray:
+        d = goal - pos
+        dist = float(np.hypot(*d))
+        return goal.copy() if dist <= speed * self.dt else pos + d * speed * self.dt / dist
+
+    def _arrive(self, a: Attacker) -> None:
+        mode = a.mode
+        if mode == "vehicle":
+            va = self.geo.of_kind("vehicle_approach")[0]
+            a.pos = self.geo.centroids[va].copy()
+            a.goal, _ = self._target_point(a)
+            a.phase = "approach"
+            self.log("attacker_arrived", f"attacker:{a.ident}", "vehicle approach")
+            return
+        goal, inside = self._target_point(a)
+        p_catch = detection_probability(self.config.screening, mode) if self.checkpoints else 0.0
+        if inside and self.checkpoints and p_catch >= ADAPTIVE_THRESHOLD and self.adapts:
+            self.target_choice = "queue"
+            goal, inside = self._target_point(a)
+            self.log("attacker_adapted", f"attacker:{a.ident}", "strikes the queue outside")
+        a.pos = self.arrival_point.copy()
+        a.goal = goal
+        a.phase = "approach"
+        self.log(
+            "attacker_arrived",
+            f"attacker:{a.ident}",
+            "target inside" if inside else "target outside",
+        )
+        if inside and self.checkpoints:
+            if a.screen_u < p_catch:
+                self._detected(a, "screening")
+                a.finish("caught")
+                self._send("police_to_police", kind="suspect", to="police", about=a.ident,
+                           sender="screening")  # fmt: skip
+            else:
+                self.log("screening_passed", f"attacker:{a.ident}", mode)
+
+    def _start_attack(self, a: Attacker) -> None:
+        self.attack_began = True
+        a.phase = "attack"
+        self.log("attack_start", f"attacker:{a.ident}", a.mode)
+        fa = self.scenario.threat.firearm
+        a.next_shot = self.t
+        if a.mode == "pbied":
+            self._detonate(a)
+        elif a.mode == "vehicle" and self.config.vehicle_barriers:
+            a.finish("barrier")
+        elif a.mode == "firearm":
+            a.rounds_left = fa.magazine * fa.magazines
+
+    def _alive_near(self, point: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        idx = self._standing_idx()
+        d = np.hypot(self.crowd.xy[idx, 0] - point[0], self.crowd.xy[idx, 1] - point[1])
+        sel = d <= radius
+        return idx[sel], d[sel]
+
+    def _harm(self, people: np.ndarray, killed: np.ndarray, cause: str, a: Attacker) -> None:
+        cw = self.crowd
+        if len(people) == 0:
+            return
+        outside = ~self.geo.inside_perimeter(cw.xy[people])
+        for p in people:
+            if cw.state[p] == State.QUEUING:
+                for cp in self.checkpoints:
+                    cp.leave(int(p))
+            self._leave_exit_queue(int(p))
+        cw.outside_at_harm[people] = outside
+        cw.state[people] = np.where(killed, State.KILLED, State.INJURED)
+        self.log(
+            cause,
+            f"attacker:{a.ident}",
+            f"killed={int(killed.sum())} injured={int((~killed).sum())}",
+        )
+
+    def _leave_exit_queue(self, person: int) -> None:
+        if self.crowd.waiting_exit[person]:
+            k = int(self.crowd.exit[person])
+            if person in self.exits.queues[k]:
+                self.exits.queues[k].remove(person)
+            self.crowd.waiting_exit[person] = False
+
+    def _alarm(self, point: np.ndarray, radius: float) -> None:
+        """People within ``radius`` of ``point`` flee after their reaction delay."""
+        cw = self.crowd
+        idx, _ = self._alive_near(point, radius)
+        idx = idx[CAN_REACT[cw.state[idx]]]
+        pending = np.isinf(cw.flee_at[idx])
+        idx = idx[pending]
+        cw.flee_at[idx] = self.t + cw.reaction[idx]
+        cw.flee_fast[idx] = True
+
+    def _shoot(self, a: Attacker) -> None:
+        fa, rng = self.scenario.threat.firearm, self.rngs["harm"]
+        while a.rounds_left > 0 and a.next_shot <= self.t:
+            idx, d = self._alive_near(a.pos, fa.range_m)
+            a.rounds_left -= 1
+            self.log("shot", f"attacker:{a.ident}")
+            self._alarm(a.pos, self.scenario.crowd.hearing_range_m)
+            if len(idx):
+                w = 1.0 / (1.0 + d)
+                k = int(np.searchsorted(np.cumsum(w / w.sum()), rng.random(), side="right"))
+                k = min(k, len(idx) - 1)
+                p_hit = fa.accuracy * (1.0 - 0.5 * d[k] / fa.range_m)
+                if rng.random() < p_hit:
+                    killed = np.array([rng.random() < fa.p_death_given_hit])
+                    self._harm(idx[k : k + 1], killed, "hit", a)
+            a.next_shot += 1.0 / fa.rate_of_fire_per_s
+            used = fa.magazine * fa.magazines - a.rounds_left
+            if a.rounds_left and used % fa.magazine == 0:
+                a.next_shot += fa.reload_s
+        if a.rounds_left <= 0:
+            a.finish("spent")
+
+    def _stab(self, a: Attacker) -> None:
+        bl, rng, cw = self.scenario.threat.blade, self.rngs["harm"], self.crowd
+        idx, d = self._alive_near(a.pos, 30.0)
+        if len(idx) == 0:
+            return
+        self._alarm(a.pos, SIGHT_RANGE_M)
+        near = int(np.argmin(d))
+        if d[near] > bl.reach_m:
+            a.pos = self._walk_point(a.pos, cw.xy[idx[near]], BLADE_CHASE_SPEED)
+            return
+        if rng.random() < bl.strikes_per_min / 60.0 * self.dt:
+            killed = np.array([rng.random() < bl.p_death_given_strike])
+            self._harm(idx[near : near + 1], killed, "strike", a)
+        bystanders = int((d <= bl.reach_m).sum())
+        staff_close = sum(
+            1 for s in self.staff if s.on_site and np.hypot(*(s.pos - a.pos)) <= bl.reach_m
+        )
+        p = 1.0 - (1.0 - bl.subdue_per_s) ** (bystanders * self.dt) * (
+            1.0 - bl.staff_subdue_per_s
+        ) ** (staff_close * self.dt)
+        if rng.random() < p:
+            a.finish("subdued")
+
+    def _detonate(self, a: Attacker) -> None:
+        pb, rng = self.scenario.threat.pbied, self.rngs["harm"]
+        idx, d = self._alive_near(a.pos, pb.injury_radius_m)
+        u = rng.random(len(idx))
+        killed = d <= pb.lethal_radius_m
+        frac = (d - pb.lethal_radius_m) / (pb.injury_radius_m - pb.lethal_radius_m)
+        hurt = killed | (u < 1.0 - np.clip(frac, 0.0, 1.0))
+        self._harm(idx[hurt], killed[hurt], "detonation", a)
+        self._alarm(a.pos, self.scenario.crowd.hearing_range_m)
+        a.finish("detonated")
+
+    def _drive(self, a: Attacker) -> None:
+        ve, rng, cw = self.scenario.threat.vehicle, self.rngs["harm"], self.crowd
+        start = a.pos.copy()
+        a.pos = self._walk_point(a.pos, a.goal, ve.speed_mps)
+        a.travelled += float(np.hypot(*(a.pos - start)))
+        seg = a.pos - start
+        length2 = float(seg @ seg)
+        idx = self._standing_idx()
+        rel = cw.xy[idx] - start
+        s = np.clip(rel @ seg / length2, 0.0, 1.0) if length2 > 0 else np.zeros(len(idx))
+        closest = start + s[:, None] * seg
+        dist = np.hypot(*(cw.xy[idx] - closest).T)
+        hit = idx[dist <= ve.half_width_m]
+        if len(hit):
+            killed = rng.random(len(hit)) < ve.p_death_given_struck
+            self._harm(hit, killed, "struck", a)
+        self._alarm(a.pos, SIGHT_RANGE_M)
+        if a.travelled >= ve.path_m or np.allclose(a.pos, a.goal):
+            if a.travelled < ve.path_m:  # drive on in the same direction
+                direction = seg / max(math.sqrt(length2), 1e-9)
+                a.goal = self.geo.clamp((a.pos + direction * (ve.path_m - a.travelled))[None])[0]
+                if np.allclose(a.goal, a.pos):
+                    a.finish("spent")
+            else:
+                a.finish("spent")
+
+    # ----------------------------------------------------------------- detection, chain ---
+
+    def _detected(self, a: Attacker, by: str) -> None:
+        if math.isnan(self.t_first_detect):
+            self.t_first_detect = self.t
+        self.log("detection", by, f"attacker:{a.ident} phase={a.phase}")
+
+    def _occlusion(self, point: np.ndarray) -> float:
+        rho = float(self.density_grid.ravel()[self.geo.cell_of(point[None, :])[0]])
+        return 1.0 / (1.0 + rho / OCCLUSION_DENSITY)
+
+    def _detection(self) -> None:
+        th, rng = self.scenario.threat, self.rngs["detection"]
+        for a in self.attackers:
+            if not a.active or (a.mode == "vehicle" and a.phase == "attack"):
+                continue
+            c = th.conspicuousness.get(a.phase, 0.0)
+            if c <= 0:
+                continue
+            occ = self._occlusion(a.pos)
+            kind = "attack" if a.phase == "attack" else "suspect"
+            for s in self.staff:
+                if not s.observes or a.ident in s.noticed:
+                    continue
+                if np.hypot(*(s.pos - a.pos)) > s.spec.view_range_m:
+                    continue
+                p = 1.0 - (1.0 - s.spec.skill * c * occ) ** self.dt
+                if rng.random() < p:
+                    s.noticed.add(a.ident)
+                    self._detected(a, f"staff:{s.unique_id}:{s.role}")
+                    self._staff_report(s, a.ident, kind)
+            if a.visitor_reports < MAX_VISITOR_REPORTS:
+                idx, _ = self._alive_near(a.pos, self.scenario.crowd.view_range_m)
+                k = len(idx)
+                p_one = self.scenario.crowd.notice_skill * c * occ
+                p_any = 1.0 - (1.0 - p_one) ** (k * self.dt)
+                if k and rng.random() < p_any:
+                    self._detected(a, "visitor")
+                    if rng.random() < self.scenario.crowd.report_probability:
+                        a.visitor_reports += 1
+                        self._visitor_report(a, kind)
+
+    def _send(self, hop: str, *, kind: str, to: str, about: int, sender: str) -> None:
+        """Send a message over the configuration's hop named ``hop``."""
+        link = getattr(self.config.coordination, hop)
+        self.net.send(self.t, hop, link, kind=kind, to=to, about=about, sender=sender)
+
+    def _visitor_report(self, a: Attacker, kind: str) -> None:
+        staff_here = [s for s in self.staff if s.observes]
+        if kind == "attack" or not staff_here:
+            self._send("visitor_to_police", kind=kind, to="police", about=a.ident,
+                       sender="visitor")  # fmt: skip
+            return
+        nearest = min(staff_here, key=lambda s: float(np.hypot(*(s.pos - a.pos))))
+        self._send("visitor_to_staff", kind=kind, to=f"staff:{nearest.unique_id}",
+                   about=a.ident, sender="visitor")  # fmt: skip
+
+    def _staff_report(self, s: StaffMember, about: int, kind: str) -> None:
+        sender = f"staff:{s.unique_id}"
+        if s.police:
+            self._send("police_to_police", kind=kind, to="police", about=about, sender=sender)
+            return
+        hop = "staff_radio_to_control" if s.spec.radio else "staff_to_control"
+        self._send(hop, kind=kind, to="private_room", about=about, sender=sender)
+
+    def _deliver_messages(self) -> None:
+        for msg in self.net.due(self.t):
+            self.log("message", msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
+            if msg.to.startswith("staff:"):
+                member = next(s for s in self.staff if f"staff:{s.unique_id}" == msg.to)
+                self._staff_report(member, msg.about, msg.kind)
+            elif msg.to == "private_room":
+                joint = self.config.coordination.joint_control_room
+                hop = "joint_to_police" if joint else "private_to_police"
+                self._send(hop, kind=msg.kind, to="police", about=msg.about,
+                           sender="private_room")  # fmt: skip
+                self._room_learns(msg)
+            elif msg.to == "police":
+                self._police_receive(msg)
+                self._room_learns(msg)
+
+    def _room_learns(self, msg: Message) -> None:
+        attack_on = msg.kind == "attack" or any(a.phase == "attack" for a in self.attackers)
+        if attack_on and msg.kind != "false_alarm" and not self.room_knows_attack:
+            self.room_knows_attack = True
+            delay = float(self.config.coordination.decision_delay_s.sample(self.rngs["response"]))
+            self.response_pending_at = self.t + delay
+
+    def _police_receive(self, msg: Message) -> None:
+        if msg.kind == "false_alarm":
+            free = [
+                s
+                for s in self.staff
+                if s.police and s.on_site and s.target is None and self.t >= s.busy_until
+            ]
+            if free:
+                free[0].busy_until = self.t + self.config.coordination.false_alarm_busy_s
+                self.log("false_alarm_checked", f"staff:{free[0].unique_id}")
+            return
+        if math.isnan(self.t_police_alerted):
+            self.t_police_alerted = self.t
+            self.log("police_alerted", "police", msg.kind)
+        a = self.attackers_by_id.get(msg.about)
+        if a is None or not a.active or msg.about in self.police_dispatched:
+            return
+        self.police_dispatched.add(msg.about)
+        rng = self.rngs["response"]
+        for s in self.staff:
+            if not s.police:
+                continue
+            if s.on_site and s.target is None:
+                s.target = a.ident
+            elif not s.on_site and math.isinf(s.arrives_at) and s.spec.response_time_s:
+                s.arrives_at = self.t + float(s.spec.response_time_s.sample(rng))
+                s.target = a.ident
+        self.log("dispatch", "police", f"attacker:{a.ident}")
+
+    def _false_alarms(self) -> None:
+        rng = self.rngs["detection"]
+        watchers = [s for s in self.staff if s.observes and s.spec.false_alarms_per_h > 0]
+        if not watchers:
+            return
+        rates = np.array([s.spec.false_alarms_per_h for s in watchers]) / 3600.0 * self.dt
+        for i in np.flatnonzero(rng.random(len(watchers)) < rates):
+            s = watchers[int(i)]
+            self.false_alarms += 1
+            self.log("false_alarm", f"staff:{s.unique_id}")
+            self._staff_report(s, -1, "false_alarm")
+
+    def _response_order(self) -> None:
+        if self.t < self.response_pending_at or not math.isnan(self.t_response_ordered):
+            return
+        self.t_response_ordered = self.t
+        order = self.config.coordination.response
+        if order == "invacuate" and not self.shelters:
+            order = "evacuate"
+        self.log("venue_response", "control_room", order)
+        if order == "none":
+            return
+        cw = self.crowd
+        idx = np.flatnonzero(CAN_REACT[cw.state] & (cw.state != State.SHELTERING))
+        idx = idx[np.isinf(cw.flee_at[idx])]
+        cw.flee_at[idx] = self.t + cw.reaction[idx]
+        if order == "invacuate":
+            inside = idx[cw.state[idx] == State.INSIDE]
+            cw.flee_at[inside] = np.inf
+            z = np.asarray(self.shelters)
+            d = np.hypot(
+                cw.xy[inside, None, 0] - self.geo.centroids[z, 0],
+                cw.xy[inside, None, 1] - self.geo.centroids[z, 1],
+            )
+            cw.state[inside] = State.SHELTERING
+            cw.set_goal(inside, self.geo.centroids[z[np.argmin(d, axis=1)]])
+
+    def _engagement(self) -> None:
+        rng = self.rngs["response"]
+        for a in self.attackers:
+            if not a.active:
+                continue
+            for s in self.staff:
+                if s.target != a.ident or not s.on_site:
+                    continue
+                d = float(np.hypot(*(s.pos - a.pos)))
+                if a.phase == "reconnaissance":
+                    if d <= INTERCEPT_RANGE:
+                        self._detected(a, f"staff:{s.unique_id}:{s.role}")
+                        self.log("questioned", f"staff:{s.unique_id}", f"attacker:{a.ident}")
+                        s.target = None
+                        if a.deter_u < self.scenario.threat.deterred_if_questioned:
+                            a.finish("deterred")
+                        else:  # the visit ends; the plan goes on
+                            a.phase = "waiting"
+                            self.recon_window = None
+                        break
+                elif a.phase != "attack":
+                    if d <= INTERCEPT_RANGE:
+                        self._detected(a, f"staff:{s.unique_id}:{s.role}")
+                        a.finish("stopped")
+                        break
+                elif s.spec.armed and d <= s.spec.engage_range_m:
+                    if rng.random() < 1.0 - (1.0 - s.spec.hit_probability) ** self.dt:
+                        a.finish("neutralised")
+                        break
+                elif (
+                    a.mode == "blade"
+                    and d <= self.scenario.threat.blade.reach_m
+                    and rng.random()
+                    < 1.0 - (1.0 - self.scenario.threat.blade.staff_subdue_per_s) ** self.dt
+                ):
+                    a.finish("subdued")
+                    break
+
+    # -------------------------------------------------------------------- crowd motion ---
+
+    def _crowd_motion(self) -> None:
+        cw, t = self.crowd, self.t
+        start = np.flatnonzero(cw.flee_at <= t)
+        if len(start):
+            cw.flee_at[start] = np.inf
+            start = start[CAN_REACT[cw.state[start]]]
+            for p in start[cw.state[start] == State.QUEUING]:
+                for cp in self.checkpoints:
+                    cp.leave(int(p))
+            if len(start):
+                if math.isnan(self.t_first_flight):
+                    self.t_first_flight = t
+                cw.state[start] = State.FLEEING
+                cw.exit[start] = self.exits.nearest(cw.xy[start])
+                cw.set_goal(start, self.exits.centres[cw.exit[start]])
+                cw.current_speed[start] = np.where(
+                    cw.flee_fast[start], cw.flight_speed[start], cw.speed[start]
+                )
+        cw.walk(WALKS[cw.state] & ~cw.waiting_exit, self.dt)
+        # fleeing people reaching the crowd in front of their exit join its queue
+        fleeing = np.flatnonzero((cw.state == State.FLEEING) & ~cw.waiting_exit)
+        changed: set[int] = set()
+        if len(fleeing):
+            k = cw.exit[fleeing]
+            radius = np.array([self.exits.radius(e) for e in range(len(self.exits.queues))])
+            d = np.hypot(*(cw.xy[fleeing] - self.exits.centres[k]).T)
+            join = fleeing[d <= radius[k] + 0.5]
+            for p in join:
+                self.exits.queues[int(cw.exit[p])].append(int(p))
+                changed.add(int(cw.exit[p]))
+            cw.waiting_exit[join] = True
+        out = self.exits.pass_through(self.dt)
+        if out:
+            out_idx = np.asarray(out, dtype=np.int64)
+            cw.state[out_idx] = State.EVACUATED
+            cw.waiting_exit[out_idx] = False
+            changed.update(int(e) for e in np.unique(cw.exit[out_idx]))
+            self.t_last_evacuated = t
+        centre = np.array([self.scenario.venue.width_m, self.scenario.venue.height_m]) / 2
+        for e in changed:
+            if self.exits.queues[e]:
+                who = np.asarray(self.exits.queues[e], dtype=np.int64)
+                cw.xy[who] = self.exits.place(e, centre - self.exits.centres[e])
+                self.geo.clamp_points(cw.xy, who)
+
+    def _density(self) -> None:
+        cw, sc = self.crowd, self.scenario.crowd
+        standing = self._standing_idx()
+        cells = self.geo.cell_of(cw.xy[standing])
+        flat = np.bincount(cells, minlength=self.geo.nx * self.geo.ny) / DENSITY_CELL_M**2
+        grid = flat.reshape(self.geo.ny, self.geo.nx)
+        self.density_grid = grid
+        self.peak_density = max(self.peak_density, float(flat.max()))
+        rho = flat[cells]
+        self.density_exposure += float((rho > 5.5).sum()) * self.dt
+        over = rho - sc.crush_density_ppm2
+        at_risk = over > 0
+        if at_risk.any():
+            p = 1.0 - np.exp(-sc.crush_hazard_per_s * over[at_risk] * self.dt)
+            hurt = standing[at_risk][self.rngs["harm"].random(int(at_risk.sum())) < p]
+            if len(hurt):
+                for person in hurt:
+                    self._leave_exit_queue(int(person))
+                    if cw.state[person] == State.QUEUING:
+                        for cp in self.checkpoints:
+                            cp.leave(int(person))
+                cw.outside_at_harm[hurt] = ~self.geo.inside_perimeter(cw.xy[hurt])
+                cw.state[hurt] = State.INJURED
+                self.crushed[hurt] = True
+                self.crush_injured += len(hurt)
+                self.log("crush_injury", "crowd", f"n={len(hurt)}")
+
+    # ------------------------------------------------------------------------- results ---
+
+    def outcome(self) -> dict[str, Any]:
+        """The row of ``runs.parquet`` for this run (identity columns added by the caller)."""
+        cw = self.crowd
+        start = self.attack_start
+        started = self.attack_began
+        prevented = bool(
+            self.attack
+            and not started
+            and all(a.end in ("caught", "stopped", "deterred") for a in self.attackers)
+        )
+        neutral = [a.ended_at for a in self.attackers if a.end in ("neutralised", "subdued")]
+        all_neutral = started and len(neutral) == len(self.attackers)
+        killed = cw.state == State.KILLED
+        hurt = (cw.state == State.INJURED) & ~self.crushed  # crush injuries are counted apart
+        still_fleeing = int((cw.state == State.FLEEING).sum())
+        evac = (
+            self.t_last_evacuated - start
+            if not math.isnan(self.t_first_flight)
+            and still_fleeing == 0
+            and not math.isnan(self.t_last_evacuated)
+            else math.nan
+        )
+
+        def rel(x: float) -> float:
+            return x - start if not math.isnan(x) and self.attack else math.nan
+
+        return {
+            C.ATTACK_MODE: self.attack_mode,
+            C.ATTACKERS: self.n_attackers,
+            C.ATTACK_TARGET: self.target_choice,
+            C.ATTACK_START_S: start,
+            C.ATTACK_STARTED: bool(started),
+            C.ATTACK_PREVENTED: prevented,
+            C.DETECTED_BEFORE_ATTACK: bool(
+                self.attack and not math.isnan(self.t_first_detect) and self.t_first_detect < start
+            ),
+            C.T_DETECT_S: rel(self.t_first_detect),
+            C.T_POLICE_ALERTED_S: rel(self.t_police_alerted),
+            C.T_NEUTRALISED_S: rel(max(neutral)) if all_neutral else math.nan,
+            C.KILLED: int(killed.sum()),
+            C.INJURED: int(hurt.sum()),
+            C.CRUSH_INJURED: self.crush_injured,
+            C.KILLED_OUTSIDE: int((killed & cw.outside_at_harm).sum()),
+            C.INJURED_OUTSIDE: int((hurt & cw.outside_at_harm).sum()),
+            C.VISITORS: int((cw.state != State.PLANNED).sum()),
+            C.EVAC_TIME_S: evac,
+            C.PEAK_DENSITY: self.peak_density,
+            C.DENSITY_EXPOSURE: self.density_exposure,
+            C.MEAN_SCREENING_WAIT_S: float(np.mean(self.waits)) if self.waits else math.nan,
+            C.MAX_QUEUE_LEN: self.max_queue_len,
+            C.FALSE_ALARMS: self.false_alarms,
+            C.STAFF_COST_EUR: float(self.staff_cost),
+        }
+
+
+def simulate(task: RunTask) -> RunOutput:
+    """Execute one run and return its row, time series and events."""
+    t0 = time.perf_counter()
+    try:
+        model = SoftTargetModel(task.scenario, task.configuration, task.seed)
+    except Exception as exc:  # pragma: no cover - re-raised with its stage
+        raise RunError("build", f"{type(exc).__name__}: {exc}") from exc
+    n_steps = round(task.scenario.run.duration_s / task.scenario.run.dt_s)
+    for _ in range(n_steps):
+        model.step()
+    identity = {
+        C.RUN_ID: task.run_id,
+        C.SCENARIO: task.scenario.name,
+        C.CONFIGURATION: task.configuration,
+        C.REPLICATE: task.replicate,
+        C.SEED: task.seed,
+    }
+    row = {**identity, **model.outcome(), C.WALL_TIME_S: time.perf_counter() - t0}
+    ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    for key in (C.RUN_ID, C.CONFIGURATION, C.REPLICATE):
+        ts.insert(0, key, identity[key])
+    ts = ts[[f.name for f in C.TIMESERIES_SCHEMA]]
+    ev = pd.DataFrame(model.events, columns=[C.T_S, C.KIND, C.ACTOR, C.DETAIL])
+    for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
+        ev.insert(0, key, identity[key])
+    return RunOutput(row=row, timeseries=ts, events=ev)
+
+
+ATTACK_MODES_ORDER = ATTACK_MODES
+__all__ = ["JAM_DENSITY", "SoftTargetModel", "simulate"]

@@ -1,0 +1,142 @@
+"""The model's mechanisms on a small venue: conservation, screening, harm and the chain."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import columns as C
+from sim.crowd import State
+from sim.loader import load_scenario
+from sim.model import SoftTargetModel, simulate
+from sim.runs import RunTask, run_seed
+
+from .test_schema import MINIMAL
+
+
+@pytest.fixture
+def tiny(tmp_path: Path):
+    path = tmp_path / "tiny.yaml"
+    text = MINIMAL.replace(
+        "threat:\n", "crowd:\n  initial_inside: 300\n  arrivals: {rate_per_min: 30}\nthreat:\n"
+    )
+    path.write_text(text)
+    return path
+
+
+def _task(path: Path, config: str = "base", replicate: int = 0, overrides=()) -> RunTask:
+    loaded = load_scenario(str(path), overrides)
+    seed = run_seed(loaded.scenario.run.seed, replicate)
+    return RunTask(loaded.scenario, loaded.hash, config, replicate, seed)
+
+
+def test_same_seed_same_run(tiny: Path) -> None:
+    a, b = simulate(_task(tiny)), simulate(_task(tiny))
+    a.row.pop(C.WALL_TIME_S)
+    b.row.pop(C.WALL_TIME_S)
+    assert a.row == b.row
+    assert a.timeseries.equals(b.timeseries)
+    assert a.events.equals(b.events)
+
+
+def test_configurations_share_visitors_and_attacker(tiny: Path) -> None:
+    """Common random numbers: same people and same threat draws in every configuration."""
+    base = SoftTargetModel(_task(tiny).scenario, "base", 123)
+    more = SoftTargetModel(_task(tiny).scenario, "more", 123)
+    assert np.array_equal(base.crowd.speed, more.crowd.speed)
+    assert np.array_equal(base.crowd.arrive_at, more.crowd.arrive_at)
+    assert (base.attack_mode, base.n_attackers, base.attack_start) == (
+        more.attack_mode,
+        more.n_attackers,
+        more.attack_start,
+    )
+
+
+def test_people_are_conserved_every_step(tiny: Path) -> None:
+    task = _task(tiny, overrides=["threat.mix={firearm: 1}", "threat.start_s=30"])
+    model = SoftTargetModel(task.scenario, "base", task.seed)
+    n = model.crowd.n
+    for _ in range(240):
+        model.step()
+        counts = model.crowd.counts()
+        assert counts.sum() == n
+        planned = int((model.crowd.arrive_at > model.t).sum())
+        assert counts[State.PLANNED] == planned
+    assert model.attack_began
+
+
+def test_no_attack_means_no_harm_and_no_detection(tiny: Path) -> None:
+    out = simulate(_task(tiny, overrides=["threat.probability=0"]))
+    row = out.row
+    assert row[C.ATTACK_MODE] is None and row[C.ATTACKERS] == 0
+    for key in (C.KILLED, C.INJURED, C.CRUSH_INJURED, C.KILLED_OUTSIDE):
+        assert row[key] == 0
+    assert not row[C.DETECTED_BEFORE_ATTACK] and not row[C.ATTACK_STARTED]
+    assert math.isnan(row[C.T_DETECT_S]) and math.isnan(row[C.T_POLICE_ALERTED_S])
+    assert not (out.events[C.KIND] == "detection").any()
+
+
+def test_firearm_casualties_never_exceed_rounds(tiny: Path) -> None:
+    over = [
+        "threat.mix={firearm: 1}",
+        "threat.attackers={1: 1}",
+        "threat.start_s=20",
+        "threat.firearm.magazine=5",
+        "threat.firearm.magazines=2",
+        "threat.firearm.accuracy=1",
+        "threat.firearm.p_death_given_hit=1",
+        "configurations.base.staff={}",
+    ]
+    out = simulate(_task(tiny, overrides=over))
+    shots = int((out.events[C.KIND] == "shot").sum())
+    assert shots == 10
+    assert 0 < out.row[C.KILLED] + out.row[C.INJURED] <= shots
+
+
+def test_screening_catch_probability_one_stops_every_inside_attack(tiny: Path) -> None:
+    over = [
+        "threat.mix={firearm: 1}",
+        "threat.target={densest: 1}",
+        "threat.adaptive_probability=0",
+        "threat.start_s=90",
+        "threat.on_site_before_s=60",
+        "configurations.base.screening.detection={firearm: 1}",
+        "configurations.base.staff={}",
+    ]
+    for replicate in range(3):
+        out = simulate(_task(tiny, replicate=replicate, overrides=over))
+        assert out.row[C.ATTACK_PREVENTED] and not out.row[C.ATTACK_STARTED]
+        assert out.row[C.KILLED] == 0
+        assert out.row[C.DETECTED_BEFORE_ATTACK]
+
+
+def test_police_never_alerted_before_detection(tiny: Path) -> None:
+    for replicate in range(4):
+        row = simulate(_task(tiny, config="more", replicate=replicate)).row
+        if not math.isnan(row[C.T_POLICE_ALERTED_S]):
+            assert not math.isnan(row[C.T_DETECT_S])
+            assert row[C.T_POLICE_ALERTED_S] >= row[C.T_DETECT_S]
+
+
+def test_more_lanes_shorten_the_queue(tiny: Path) -> None:
+    over = ["crowd.arrivals.rate_per_min=90", "threat.probability=0", "run.duration_s=4min"]
+    few = simulate(_task(tiny, overrides=[*over, "configurations.base.screening.lanes={gate: 1}"]))
+    many = simulate(_task(tiny, overrides=[*over, "configurations.base.screening.lanes={gate: 4}"]))
+    assert many.row[C.MAX_QUEUE_LEN] < few.row[C.MAX_QUEUE_LEN]
+    assert many.row[C.MEAN_SCREENING_WAIT_S] < few.row[C.MEAN_SCREENING_WAIT_S]
+
+
+def test_staff_cost_from_hours_and_rates(tiny: Path) -> None:
+    row = simulate(_task(tiny, config="more", overrides=["threat.probability=0"])).row
+    # 2 police + 4 guards, default 40 EUR/h, 8 h shift
+    assert row[C.STAFF_COST_EUR] == pytest.approx(6 * 40 * 8)
+
+
+def test_timeseries_and_events_follow_the_pinned_schemas(tiny: Path) -> None:
+    out = simulate(_task(tiny))
+    assert list(out.timeseries.columns) == [f.name for f in C.TIMESERIES_SCHEMA]
+    assert list(out.events.columns) == [f.name for f in C.EVENTS_SCHEMA]
+    assert out.timeseries[C.T_S].is_monotonic_increasing
