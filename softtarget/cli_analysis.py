@@ -1,0 +1,184 @@
+"""The analysis verbs of the ``softtarget`` command: ``compare``, ``plot`` and ``report``.
+
+They are plain click commands collected in :data:`COMMANDS`; the main group adds them with
+``for command in COMMANDS: main.add_command(command)``. Heavy imports (pandas, scipy,
+seaborn) happen inside the commands, so ``softtarget --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["COMMANDS", "BadInput", "compare_command", "plot_command", "report_command"]
+
+
+class BadInput(click.ClickException):
+    """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
+
+    exit_code = 2
+
+
+def _results_arg(f):
+    return click.argument(
+        "results", metavar="RESULTS", type=click.Path(path_type=Path, file_okay=False)
+    )(f)
+
+
+def _wrap_errors(exc: Exception) -> click.ClickException:
+    from sim.errors import ResultsError
+
+    if isinstance(exc, ResultsError | ValueError):
+        return BadInput(str(exc))
+    return click.ClickException(f"{type(exc).__name__}: {exc}")
+
+
+@click.command(
+    "compare",
+    epilog="Example:\n\n\b\n  softtarget compare results/festival --baseline public_only "
+    "--metrics killed,injured --format markdown",
+)
+@_results_arg
+@click.option(
+    "--baseline",
+    metavar="NAME",
+    default=None,
+    help="Configuration to compare against [default: public_only, else the first].",
+)
+@click.option(
+    "--metrics",
+    metavar="A,B,...",
+    default=None,
+    help="Comma-separated outcome columns [default: every outcome in the results].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "csv"]),
+    default="table",
+    show_default=True,
+    help="Aligned terminal table, Markdown, or CSV with every column at full precision.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100),
+    default=None,
+    help="Bootstrap resamples per interval [default: 4999].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def compare_command(
+    results: Path,
+    baseline: str | None,
+    metrics: str | None,
+    fmt: str,
+    resamples: int | None,
+    seed: int,
+    out: Path | None,
+) -> None:
+    """Outcomes per configuration with 95% intervals, and paired differences to a baseline.
+
+    For every outcome: runs, mean (share for yes/no outcomes) and median with 95% bootstrap
+    intervals; for every other configuration the mean paired difference to the baseline
+    (pairs share a replicate: common random numbers) with its interval, the two-sided p of
+    the Wilcoxon signed-rank test (exact McNemar for yes/no outcomes), Holm-adjusted across
+    outcomes, and the matched-pairs rank-biserial effect size.
+    """
+    from analysis.compare import compare, format_comparison
+    from analysis.results import load, load_failures
+    from analysis.stats import DEFAULT_RESAMPLES
+
+    chosen = None
+    if metrics is not None:
+        chosen = [m.strip() for m in metrics.split(",") if m.strip()]
+        if not chosen:
+            raise BadInput("--metrics is empty; give column names separated by commas")
+    try:
+        runs = load(results)
+        failures = load_failures(results, missing_ok=True)
+        if runs.empty:
+            raise BadInput(f"{results}: no successful runs to compare")
+        table = compare(
+            runs,
+            baseline=baseline,
+            metrics=chosen,
+            n_resamples=resamples or DEFAULT_RESAMPLES,
+            seed=seed,
+            failures=failures,
+        )
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        raise _wrap_errors(exc) from exc
+    text = format_comparison(table, fmt)  # type: ignore[arg-type]
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
+@click.command(
+    "plot",
+    epilog="Example:\n\n\b\n  softtarget plot results/festival --out figures/ --svg",
+)
+@_results_arg
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the figures [default: RESULTS/figures].",
+)
+@click.option("--svg", is_flag=True, help="Also write SVG files next to the PNGs.")
+def plot_command(results: Path, out: Path | None, svg: bool) -> None:
+    """Seaborn figures of a results folder.
+
+    Outcome distributions (box plots with runs as points, and ECDFs), cost against harm,
+    the detection → police alerted → neutralised timeline, and time-series envelopes
+    (median and 5–95% band over runs), one colour per configuration throughout.
+    """
+    from analysis.plots import plot_results
+
+    formats = ("png", "svg") if svg else ("png",)
+    try:
+        paths = plot_results(results, out, formats=formats)
+    except Exception as exc:
+        raise _wrap_errors(exc) from exc
+    for path in paths:
+        click.echo(str(path))
+
+
+@click.command(
+    "report",
+    epilog="Example:\n\n\b\n  softtarget report results/festival --out festival-report.html",
+)
+@_results_arg
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="HTML file to write [default: RESULTS/report.html].",
+)
+def report_command(results: Path, out: Path | None) -> None:
+    """One self-contained HTML report: summary, comparison table, figures, provenance.
+
+    Figures are embedded, so the file stands alone; it also lists failed runs and the
+    resolved scenario with its hash, the package version and the seeds.
+    """
+    from analysis.report import write_report
+
+    try:
+        path = write_report(results, out)
+    except Exception as exc:
+        raise _wrap_errors(exc) from exc
+    click.echo(str(path))
+
+
+#: The commands to add to the main ``softtarget`` group.
+COMMANDS: list[click.Command] = [compare_command, plot_command, report_command]
