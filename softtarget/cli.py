@@ -1,0 +1,341 @@
+"""The ``softtarget`` command line: validate, document, run, batch and analyse scenarios.
+
+Bad input exits with status 2 and one located line per problem; an interrupted batch exits
+with 130 and leaves a folder that ``--resume`` completes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sim.errors import ResultsError, ScenarioError
+from softtarget import __version__
+from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Outcomes shown after a batch (``softtarget compare`` shows them all).
+HEADLINE = [
+    "detected_before_attack",
+    "attack_prevented",
+    "killed",
+    "injured",
+    "t_police_alerted_s",
+    "evac_time_s",
+    "mean_screening_wait_s",
+    "max_queue_len",
+    "staff_cost_eur",
+]
+
+
+def _fail_on_bad_input(func: F) -> F:
+    """Turn scenario and results errors into located messages and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            raise SystemExit(2) from None
+        except ResultsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(scenario: str, overrides: Sequence[str]) -> Any:
+    from sim.loader import load_scenario
+
+    return load_scenario(scenario, overrides)
+
+
+SET_OPTION = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field by its dotted path, e.g. --set run.duration_s=10min "
+    "(repeatable; the value is read as YAML).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="softtarget")
+def main() -> None:
+    """Crowds, security staff and diffuse threats at soft targets.
+
+    Compare public-only with public-private guarding through batch runs of scenario files.
+
+    \b
+    Start with:
+      softtarget scenarios                 # the built-in scenarios
+      softtarget batch festival --reps 20  # a comparison, then its table
+      softtarget compare results/festival/<time>
+    """
+
+
+# ------------------------------------------------------------------------ scenarios ---
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
+@SET_OPTION
+def validate(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Check scenario files and report every problem as FILE:LINE: field: message.
+
+    Exits 0 when all are valid and 2 otherwise.
+
+    \b
+    Example:
+      softtarget validate festival my_venue.yaml
+    """
+    failed = False
+    for name in scenarios:
+        try:
+            loaded = _load(name, overrides)
+        except ScenarioError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            continue
+        sc = loaded.scenario
+        click.echo(
+            f"{loaded.file}: ok ({sc.name}: {len(sc.configurations)} configurations, "
+            f"hash {loaded.hash[:12]})"
+        )
+    if failed:
+        raise SystemExit(2)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown reference or JSON Schema.",
+)
+def schema(fmt: str) -> None:
+    """Print the documented scenario format (every section, field, type and default).
+
+    \b
+    Example:
+      softtarget schema > docs/scenario-format.md
+    """
+    from sim.docs import schema_json, schema_markdown
+
+    click.echo(schema_markdown() if fmt == "markdown" else schema_json(), nl=False)
+
+
+@main.command()
+def scenarios() -> None:
+    """List the built-in scenarios, one line each.
+
+    \b
+    Example:
+      softtarget scenarios
+    """
+    from sim.loader import builtin_names, load_scenario
+
+    for name in builtin_names():
+        sc = load_scenario(name).scenario
+        first = " ".join(sc.description.split()).split(". ")[0].rstrip(".")
+        click.echo(f"{name:<10} {first}")
+
+
+# ----------------------------------------------------------------------------- runs ---
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--config", "configuration", help="Configuration to run (default: the first).")
+@click.option("--seed", type=int, help="Run seed (as in the seed column of runs.parquet).")
+@click.option(
+    "--replicate",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Replicate whose seed to use when --seed is not given.",
+)
+@click.option("--events", "show_events", is_flag=True, help="Also print the event log.")
+@SET_OPTION
+@_fail_on_bad_input
+def run(
+    scenario: str,
+    configuration: str | None,
+    seed: int | None,
+    replicate: int,
+    show_events: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Run one simulation and print its outcome summary.
+
+    Re-run any row of a batch with its configuration and seed.
+
+    \b
+    Example:
+      softtarget run festival --config public_private --replicate 3
+    """
+    from sim.model import simulate
+    from sim.runs import RunTask, run_seed
+
+    loaded = _load(scenario, overrides)
+    sc = loaded.scenario
+    configuration = configuration or next(iter(sc.configurations))
+    if configuration not in sc.configurations:
+        raise click.BadParameter(
+            f"unknown configuration '{configuration}' (allowed: {', '.join(sc.configurations)})",
+            param_hint="--config",
+        )
+    seed = run_seed(sc.run.seed, replicate) if seed is None else seed
+    task = RunTask(sc, loaded.hash, configuration, replicate, seed)
+    out = simulate(task)
+    width = max(len(k) for k in out.row)
+    for key, value in out.row.items():
+        click.echo(f"{key:<{width}}  {_fmt(value)}")
+    if show_events:
+        click.echo("")
+        click.echo(out.events[["t_s", "kind", "actor", "detail"]].to_string(index=False))
+
+
+@main.command()
+@click.argument("scenario")
+@click.option(
+    "--reps",
+    type=click.IntRange(min=1),
+    help="Replications per configuration (default: run.replications of the scenario).",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Results folder (default: results/<scenario>/<time>).",
+)
+@click.option("--resume", is_flag=True, help="Complete an interrupted batch in --out.")
+@click.option(
+    "--config",
+    "configurations",
+    multiple=True,
+    help="Only these configurations (repeatable; default: all).",
+)
+@click.option(
+    "--check-invariants", is_flag=True, help="Check the model's invariants at every step (slower)."
+)
+@click.option("--quiet", is_flag=True, help="No progress and no table at the end.")
+@SET_OPTION
+@_fail_on_bad_input
+def batch(
+    scenario: str,
+    reps: int | None,
+    workers: int | None,
+    out: Path | None,
+    resume: bool,
+    configurations: tuple[str, ...],
+    check_invariants: bool,
+    quiet: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Run every configuration x replications and write a results folder.
+
+    Each replicate uses the same visitors and attacker in every configuration, so the
+    comparison is paired; results do not depend on the number of workers. A failing run is
+    recorded in failures.parquet and the batch goes on. Ctrl-C stops cleanly; --resume with
+    the same --out completes the batch.
+
+    \b
+    Example:
+      softtarget batch festival --reps 50 --workers 2
+      softtarget batch festival --out results/f1 --resume
+    """
+    from sim.batch import plan_tasks, run_batch
+
+    loaded = _load(scenario, overrides)
+    sc = loaded.scenario
+    if resume and out is None:
+        raise click.UsageError("--resume needs the --out folder of the batch to complete")
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("results") / sc.name / stamp
+    tasks = plan_tasks(
+        sc,
+        loaded.hash,
+        configurations=list(configurations) or None,
+        replications=reps,
+        check_invariants=check_invariants,
+    )
+    try:
+        summary = run_batch(
+            tasks,
+            out,
+            scenario=sc,
+            scenario_hash=loaded.hash,
+            workers=workers,
+            resume=resume,
+            progress=False if quiet else None,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: complete it with  softtarget batch {scenario} --out {out} --resume",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    if not quiet:
+        click.echo(str(summary), err=True)
+        _print_headline(out)
+    click.echo(f"results: {out}")
+    if summary.n_failed:
+        click.echo(f"{summary.n_failed} runs failed: see failures.parquet in {out}", err=True)
+
+
+def _print_headline(out: Path) -> None:
+    import analysis
+
+    df = analysis.load(out)
+    if df.empty:
+        return
+    metrics = [m for m in HEADLINE if m in df.columns]
+    table = analysis.compare(
+        df, metrics=metrics, n_resamples=999, failures=analysis.load_failures(out, missing_ok=True)
+    )
+    click.echo(analysis.format_comparison(table, "table"))
+
+
+for _command in ANALYSIS_COMMANDS:
+    main.add_command(_command)
+
+
+def run_main() -> None:  # pragma: no cover - console entry for ``python -m softtarget``
+    """Entry point that keeps BrokenPipe quiet when output is piped to ``head``."""
+    try:
+        main()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
