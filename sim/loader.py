@@ -493,6 +493,13 @@ def cross_check(scenario: Scenario, src: Source) -> list[Problem]:
                     f"within 0..{v.width_m:g} x 0..{v.height_m:g} m",
                 )
             )
+    if not problems:  # geometry is checked once every zone lies in the area
+        from sim.geometry import geometry_problems
+
+        for zname, message in geometry_problems(v):
+            problems.append(Problem(src.file, src.line_of(("venue", "zones", zname)),
+                                    f"venue.zones.{zname}", message,
+                                    "a zone with a walkable path to the entrance"))  # fmt: skip
     kinds = {z.kind for z in zones.values()}
     for needed in ("exit",):
         if needed not in kinds:
@@ -601,8 +608,60 @@ def resolve_path(name_or_path: str) -> Path:
     )
 
 
+def expand_template(data: dict[str, Any], src: Source) -> tuple[dict[str, Any], list[Problem]]:
+    """Replace ``venue: {template: ...}`` by the venue it generates (zones given merge on top)."""
+    from sim.templates import TEMPLATES
+
+    venue = data.get("venue")
+    if not isinstance(venue, dict) or "template" not in venue:
+        return data, []
+    name = venue["template"]
+    if name not in TEMPLATES:
+        path = ("venue", "template")
+        return data, [
+            Problem(
+                src.file,
+                src.line_of(path),
+                "venue.template",
+                f"unknown template {_short(name)}",
+                ", ".join(TEMPLATES),
+            )
+        ]
+    params = {k: v for k, v in venue.items() if k not in ("zones", "walls")}
+    try:
+        generated = TEMPLATES[name].model_validate(params).expand()  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = ["venue", *_clean_loc(err["loc"])]
+            allowed = _allowed(err, loc)
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(TEMPLATES[name].model_fields) + ", zones, walls"
+            message = (
+                f"unknown field '{loc[-1]}'"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
+            problems.append(
+                Problem(src.file, src.line_of(loc), ".".join(map(str, loc)), message, allowed)
+            )
+        return data, problems
+    extra_zones = venue.get("zones") or {}
+    extra_walls = venue.get("walls") or []
+    if isinstance(extra_zones, dict):
+        generated["zones"] = {**generated["zones"], **extra_zones}
+    if isinstance(extra_walls, list):
+        generated["walls"] = [*generated["walls"], *extra_walls]
+    out = dict(data)
+    out["venue"] = generated
+    return out, []
+
+
 def validate_data(data: dict[str, Any], src: Source) -> Scenario:
     """Validate parsed data (after overrides) into a :class:`Scenario`; collect every problem."""
+    data, template_problems = expand_template(data, src)
+    if template_problems:
+        raise ScenarioError(template_problems)
     data, chains, problems = resolve_extends(data, src)
     src.chains = chains
     try:

@@ -156,6 +156,40 @@ def scenarios() -> None:
         click.echo(f"{name:<10} {first}")
 
 
+@main.command()
+@click.argument("scenario")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("plan.png"),
+    show_default=True,
+    help="Image to write (.png, .svg or .pdf).",
+)
+@click.option(
+    "--config",
+    "configuration",
+    help="Also draw this configuration's staff posts and patrol routes.",
+)
+@SET_OPTION
+@_fail_on_bad_input
+def venue(scenario: str, out: Path, configuration: str | None, overrides: tuple[str, ...]) -> None:
+    """Draw the venue plan: area, walls, zones with names, staff posts and beats.
+
+    \b
+    Example:
+      softtarget venue festival --config public_private --out festival.png
+    """
+    from sim.plan import save_plan
+
+    sc = _load(scenario, overrides).scenario
+    if configuration is not None and configuration not in sc.configurations:
+        raise click.BadParameter(
+            f"unknown configuration '{configuration}' (allowed: {', '.join(sc.configurations)})",
+            param_hint="--config",
+        )
+    click.echo(f"plan: {save_plan(sc, out, configuration)}")
+
+
 # ----------------------------------------------------------------------------- runs ---
 
 
