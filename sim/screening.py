@@ -104,26 +104,39 @@ class Checkpoint:
     def advance(
         self, now: float, service: Dist, rng: np.random.Generator, served: list[tuple[int, float]]
     ) -> None:
-        """Serve every lane up to ``now``.
+        """Serve every lane up to ``now``, event by event in time order.
 
-        Appends (person, end time) to ``served`` for each person whose screening ended.
+        A lane that falls idle serves the head of its own line if that person was already
+        waiting, and otherwise whoever has waited longest at any lane (staff wave them over):
+        no lane idles while someone waits, so the checkpoint is work-conserving and, with
+        exponential service, its mean wait equals the M/M/c (Erlang C) value. Appends
+        (person, end time) to ``served`` for each person whose screening ended.
         """
-        for lane in self.lanes:
-            while True:
-                if lane.serving >= 0:
-                    if lane.busy_until > now:
-                        break
-                    served.append((lane.serving, lane.busy_until))
-                    lane.serving = -1
-                if not lane.queue:
-                    lane.busy_until = max(lane.busy_until, 0.0)
-                    break
-                person = lane.queue.popleft()
-                lane.dirty = True
-                start = max(lane.busy_until, self.joined.get(person, now))
-                lane.serving = person
-                lane.busy_until = start + float(service.sample(rng))
-                self.started[person] = start
+        while True:
+            for lane in self.lanes:
+                if lane.serving < 0:
+                    self._take_next(lane, now, service, rng)
+            done = [lane for lane in self.lanes if lane.serving >= 0 and lane.busy_until <= now]
+            if not done:
+                return
+            lane = min(done, key=lambda ln: ln.busy_until)
+            served.append((lane.serving, lane.busy_until))
+            lane.serving = -1
+
+    def _take_next(self, lane: Lane, now: float, service: Dist, rng: np.random.Generator) -> None:
+        free = lane.busy_until
+        heads = [ln for ln in self.lanes if ln.queue]
+        if not heads:
+            return
+        source = lane
+        if not lane.queue or self.joined.get(lane.queue[0], now) > free:
+            source = min(heads, key=lambda ln: self.joined.get(ln.queue[0], now))
+        person = source.queue.popleft()
+        source.dirty = True
+        start = max(free, self.joined.get(person, now))
+        lane.serving = person
+        lane.busy_until = start + float(service.sample(rng))
+        self.started[person] = start
 
     def join(self, person: int, now: float) -> Lane:
         """``person`` joins the shortest lane at ``now``."""
