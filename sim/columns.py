@@ -142,6 +142,7 @@ N_SHELTERING: Final = "sheltering"
 N_EVACUATED: Final = "evacuated"
 N_INJURED: Final = "injured"
 N_KILLED: Final = "killed"
+N_LEFT: Final = "left"
 QUEUE_LEN: Final = "queue_len"
 LOCAL_PEAK_DENSITY: Final = "peak_density_ppm2"
 
@@ -159,6 +160,7 @@ TIMESERIES_SCHEMA: Final = pa.schema(
         pa.field(N_EVACUATED, pa.int64(), nullable=False),
         pa.field(N_INJURED, pa.int64(), nullable=False),
         pa.field(N_KILLED, pa.int64(), nullable=False),
+        pa.field(N_LEFT, pa.int64(), nullable=False),
         pa.field(QUEUE_LEN, pa.int64(), nullable=False),
         pa.field(LOCAL_PEAK_DENSITY, pa.float64(), nullable=False),
     ],

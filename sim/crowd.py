@@ -27,6 +27,7 @@ class State(IntEnum):
     EVACUATED = 6  # left through an exit
     INJURED = 7
     KILLED = 8
+    LEFT = 9  # left through an exit in the normal course (not evacuating)
 
 
 #: States in which a person stands in the venue (can be seen, hit, counted in density).
@@ -71,6 +72,12 @@ class Crowd:
         self.outside_at_harm = np.zeros(n, dtype=bool)
         self.warm = np.zeros(n, dtype=bool)  # present at the start (warm start)
         self.moving = np.zeros(n, dtype=bool)  # has a goal not yet reached
+        self.dwell = np.zeros(n)  # first dwell at an attractor, s (drawn up front)
+        self.dwell_until = np.full(n, np.inf)  # when a person at an attractor moves on
+        self.leaving = np.zeros(n, dtype=bool)  # walking out in the normal course
+        self.spawn_zone = np.full(n, -1, dtype=np.int64)  # appears in this zone (trains)
+        self.spawn_point = np.zeros((n, 2))
+        self.u_leave = np.zeros(n)  # uniform for the first move-on decision
 
     def standing(self) -> np.ndarray:
         """Mask of people standing in the venue."""

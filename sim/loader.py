@@ -515,10 +515,8 @@ def cross_check(scenario: Scenario, src: Source) -> list[Problem]:
     checkpoints = [n for n, z in zones.items() if z.kind == "checkpoint"]
     entrances = [n for n, z in zones.items() if z.kind in ("checkpoint", "entrance")]
     arrivals = scenario.crowd.arrivals
-    arriving = (
-        (arrivals.profile == "constant" and arrivals.rate_per_min > 0)
-        or (arrivals.profile == "peak" and arrivals.total > 0)
-        or (arrivals.profile == "timetable" and arrivals.passengers_per_train > 0)
+    arriving = (arrivals.profile == "constant" and arrivals.rate_per_min > 0) or (
+        arrivals.profile == "peak" and arrivals.total > 0
     )
     if (arriving or scenario.crowd.initial_queuing) and not entrances:
         bad(
@@ -526,6 +524,11 @@ def cross_check(scenario: Scenario, src: Source) -> list[Problem]:
             "visitors arrive but the venue has no checkpoint or entrance",
             ["checkpoint", "entrance"],
         )
+    trains = scenario.crowd.trains
+    for i, platform in enumerate(trains.platforms if trains else []):
+        if platform not in zones or zones[platform].kind != "attractor":
+            bad(("crowd", "trains", "platforms", i), f"'{platform}' is not an attractor zone",
+                [z for z in zones if zones[z].kind == "attractor"])  # fmt: skip
     for target in scenario.threat.target:
         if target not in SPECIAL_TARGETS and target not in zones:
             bad(

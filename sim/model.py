@@ -100,6 +100,7 @@ class SoftTargetModel(mesa.Model):
                 C.N_EVACUATED: lambda m: int(m._counts[State.EVACUATED]),
                 C.N_INJURED: lambda m: int(m._counts[State.INJURED]),
                 C.N_KILLED: lambda m: int(m._counts[State.KILLED]),
+                C.N_LEFT: lambda m: int(m._counts[State.LEFT]),
                 C.QUEUE_LEN: lambda m: int(m._counts[State.QUEUING]),
                 C.LOCAL_PEAK_DENSITY: lambda m: float(m.density_grid.max()),
             }
@@ -117,6 +118,11 @@ class SoftTargetModel(mesa.Model):
         return self.geo.centroids[self.geo.of_kind("exit")[0]].copy()
 
     def _build_crowd(self) -> None:
+        """Draw every visitor of the run up front (common random numbers across configurations).
+
+        Warm start: ``initial_inside`` people at attractors and ``initial_queuing`` in the
+        lines; then arrivals at the entries by profile, and train passengers on platforms.
+        """
         sc, rng = self.scenario, self.rngs["crowd"]
         cw = sc.crowd
         a = cw.arrivals
@@ -128,12 +134,22 @@ class SoftTargetModel(mesa.Model):
             times = np.sort(rng.normal(a.peak_at_s, a.spread_s, a.total))
             times = times[(times >= 0) & (times < horizon)]
         else:
-            trains = np.arange(0.0, horizon, max(a.timetable_every_s, 1.0))
-            times = np.repeat(trains, a.passengers_per_train)
-            times = times + rng.exponential(20.0, len(times))  # passengers alight over ~20 s (E)
-            times = np.sort(times[times < horizon])
+            times = np.zeros(0)
+        self.trains: list[tuple[float, int]] = []
+        train_times, train_zones = np.zeros(0), np.zeros(0, dtype=np.int64)
+        if cw.trains is not None:
+            tr = cw.trains
+            stops = np.arange(tr.first_s, horizon, max(tr.every_s, 1.0))
+            zones = [self.geo.index(p) for p in tr.platforms]
+            self.trains = [(float(t), zones[k % len(zones)]) for k, t in enumerate(stops)]
+            train_times = np.repeat(stops, tr.passengers)
+            train_zones = np.repeat([z for _, z in self.trains], tr.passengers).astype(np.int64)
+            train_times = train_times + rng.exponential(tr.alight_s, len(train_times))
+            keep = train_times < horizon
+            train_times, train_zones = train_times[keep], train_zones[keep]
         n0, nq = cw.initial_inside, cw.initial_queuing
-        n = n0 + nq + len(times)
+        n_entry = n0 + nq + len(times)
+        n = n_entry + len(train_times)
         crowd = Crowd(n)
         crowd.speed = np.asarray(cw.speed.sample(rng, n), dtype=float)
         crowd.flight_speed = np.maximum(
@@ -141,30 +157,49 @@ class SoftTargetModel(mesa.Model):
         )
         crowd.reaction = np.asarray(cw.reaction_delay_s.sample(rng, n), dtype=float)
         attractors = self.geo.of_kind("attractor")
+        self.attractor_zones = np.asarray(attractors, dtype=np.int64)
         weights = np.array([sc.venue.zones[self.geo.names[z]].weight for z in attractors])
-        weights = (
-            weights / weights.sum()
-            if weights.sum() > 0
-            else np.full(len(weights), 1 / len(weights))
-        )
-        choice = rng.choice(len(attractors), size=n, p=weights)
-        crowd.attractor = np.asarray(attractors, dtype=np.int64)[choice]
+        total = weights.sum()
+        self.attractor_p = weights / total if total > 0 else np.full(len(weights), 1 / len(weights))
+        choice = rng.choice(len(attractors), size=n, p=self.attractor_p)
+        crowd.attractor = self.attractor_zones[choice]
         u = rng.random((n, 2))
         for k, z in enumerate(attractors):
             sel = choice == k
             crowd.attractor_point[sel] = self.geo.sample(z, u[sel])
         crowd.checkpoint_u = rng.random(n)
+        crowd.dwell = np.asarray(cw.dwell_s.sample(rng, n), dtype=float)
+        crowd.u_leave = rng.random(n)
+        spawn_u = rng.random((n, 2))
         crowd.current_speed = crowd.speed.copy()
+        # train passengers appear on their platform and walk out
+        crowd.spawn_zone[n_entry:] = train_zones
+        for z in np.unique(train_zones):
+            sel = np.flatnonzero(crowd.spawn_zone == z)
+            crowd.spawn_point[sel] = self.geo.sample(int(z), spawn_u[sel])
         # warm start: people at attractors and in the queues
         crowd.state[:n0] = State.INSIDE
         crowd.xy[:n0] = crowd.attractor_point[:n0]
         crowd.goal[:n0] = crowd.attractor_point[:n0]  # already there: not moving
+        crowd.dwell_until[:n0] = crowd.dwell[:n0]  # memoryless: a fresh draw is the residual
+        crowd.dwell[:n0] = np.nan
         crowd.warm[: n0 + nq] = True
         crowd.arrive_at[: n0 + nq] = 0.0
-        crowd.arrive_at[n0 + nq :] = times
+        crowd.arrive_at[n0 + nq : n_entry] = times
+        crowd.arrive_at[n_entry:] = train_times
+        self.platforms = {z for _, z in self.trains}
         self.crowd = crowd
-        self._planned = np.arange(n0, n)  # in arrival order
+        self._wait_for_train(np.arange(n0))
+        later = np.arange(n0, n)
+        self._planned = later[np.argsort(crowd.arrive_at[later], kind="stable")]
         self._next_planned = 0
+        self._next_train = 0
+
+    def _wait_for_train(self, idx: np.ndarray) -> None:
+        """People whose attractor is a served platform wait there for the next train."""
+        if self.platforms and len(idx):
+            on_platform = np.isin(self.crowd.attractor[idx], list(self.platforms))
+            self.crowd.dwell_until[idx[on_platform]] = np.inf
 
     def _build_screening(self) -> None:
         cfg, geo = self.config, self.geo
@@ -297,6 +332,7 @@ class SoftTargetModel(mesa.Model):
         """Advance the run by ``dt`` seconds."""
         self.t = round(self.t + self.dt, 9)
         self._arrivals_and_screening()
+        self._board_trains()
         self._deliver_messages()
         self._attackers()
         self._detection()
@@ -325,6 +361,12 @@ class SoftTargetModel(mesa.Model):
         ):
             self._next_planned += 1
         new = self._planned[start : self._next_planned]
+        spawned = new[cw.spawn_zone[new] >= 0]
+        if len(spawned):  # train passengers step onto their platform and head out
+            cw.state[spawned] = State.INSIDE
+            cw.xy[spawned] = cw.spawn_point[spawned]
+            self._leave(spawned)
+        new = new[cw.spawn_zone[new] < 0]
         if len(new):
             if self.checkpoints:
                 weights = np.array([len(c.lanes) for c in self.checkpoints], dtype=float)
@@ -346,12 +388,13 @@ class SoftTargetModel(mesa.Model):
                         cw.set_goal(person, self.geo.clamp(back_of_line[None, :])[0])
                         cw.exit[person] = int(k)  # checkpoint index while arriving
                 self.geo.clamp(cw.xy)
-            else:  # open venue: straight in
+            else:  # open venue: straight in, by one of the entrances
                 cw.state[new] = State.INSIDE
-                entry = (
-                    self.geo.centroids[self.entrances[0]] if self.entrances else self.arrival_point
-                )
-                cw.xy[new] = entry
+                if self.entrances:
+                    k = (cw.checkpoint_u[new] * len(self.entrances)).astype(np.int64)
+                    cw.xy[new] = self.geo.centroids[np.asarray(self.entrances)[k]]
+                else:
+                    cw.xy[new] = self.arrival_point
                 cw.set_goal(new, cw.attractor_point[new])
         # arriving people reaching the back of the queue join it
         arriving = cw.state == State.ARRIVING
@@ -788,14 +831,21 @@ class SoftTargetModel(mesa.Model):
                 if math.isnan(self.t_first_flight):
                     self.t_first_flight = t
                 cw.state[start] = State.FLEEING
-                cw.exit[start] = self.exits.nearest(cw.xy[start])
-                cw.set_goal(start, self.exits.centres[cw.exit[start]])
+                cw.leaving[start] = False
+                cw.dwell_until[start] = np.inf
+                walking = start[~cw.waiting_exit[start]]  # those already at an exit stay there
+                cw.exit[walking] = self.exits.nearest(cw.xy[walking])
+                cw.set_goal(walking, self.exits.centres[cw.exit[walking]])
                 cw.current_speed[start] = np.where(
                     cw.flee_fast[start], cw.flight_speed[start], cw.speed[start]
                 )
-        cw.walk(WALKS[cw.state] & ~cw.waiting_exit, self.dt)
-        # fleeing people reaching the crowd in front of their exit join its queue
-        fleeing = np.flatnonzero((cw.state == State.FLEEING) & ~cw.waiting_exit)
+        arrived = cw.walk(WALKS[cw.state] & ~cw.waiting_exit, self.dt)
+        self._arrived_at_attractor(arrived)
+        self._move_on()
+        # people heading out reaching the crowd in front of their exit join its queue
+        fleeing = np.flatnonzero(
+            ((cw.state == State.FLEEING) | cw.leaving) & ~cw.waiting_exit & WALKS[cw.state]
+        )
         changed: set[int] = set()
         if len(fleeing):
             k = cw.exit[fleeing]
@@ -809,16 +859,77 @@ class SoftTargetModel(mesa.Model):
         out = self.exits.pass_through(self.dt)
         if out:
             out_idx = np.asarray(out, dtype=np.int64)
-            cw.state[out_idx] = State.EVACUATED
+            left = cw.leaving[out_idx]
+            cw.state[out_idx] = np.where(left, State.LEFT, State.EVACUATED)
             cw.waiting_exit[out_idx] = False
+            cw.leaving[out_idx] = False
             changed.update(int(e) for e in np.unique(cw.exit[out_idx]))
-            self.t_last_evacuated = t
+            if not left.all():
+                self.t_last_evacuated = t
         centre = np.array([self.scenario.venue.width_m, self.scenario.venue.height_m]) / 2
         for e in changed:
             if self.exits.queues[e]:
                 who = np.asarray(self.exits.queues[e], dtype=np.int64)
                 cw.xy[who] = self.exits.place(e, centre - self.exits.centres[e])
                 self.geo.clamp_points(cw.xy, who)
+
+    def _leave(self, idx: np.ndarray) -> None:
+        """Send the people ``idx`` out of the venue by their nearest exit (normal departure)."""
+        cw = self.crowd
+        cw.leaving[idx] = True
+        cw.dwell_until[idx] = np.inf
+        cw.exit[idx] = self.exits.nearest(cw.xy[idx])
+        cw.set_goal(idx, self.exits.centres[cw.exit[idx]])
+
+    def _arrived_at_attractor(self, arrived: np.ndarray) -> None:
+        """People reaching their attractor start their dwell (or wait for their train)."""
+        cw = self.crowd
+        idx = arrived[(cw.state[arrived] == State.INSIDE) & ~cw.leaving[arrived]]
+        if len(idx) == 0:
+            return
+        first = ~np.isnan(cw.dwell[idx])
+        dwell = np.where(first, cw.dwell[idx], 0.0)
+        later = idx[~first]
+        if len(later):
+            dwell[~first] = self.scenario.crowd.dwell_s.sample(self.rngs["behaviour"], len(later))
+        cw.dwell_until[idx] = self.t + dwell
+        cw.dwell[idx] = np.nan
+        self._wait_for_train(idx)
+
+    def _move_on(self) -> None:
+        """People whose dwell is over leave, or go to another attractor (weighted choice)."""
+        cw, t = self.crowd, self.t
+        due = np.flatnonzero((cw.dwell_until <= t) & (cw.state == State.INSIDE))
+        if len(due) == 0:
+            return
+        cw.dwell_until[due] = np.inf
+        rng = self.rngs["behaviour"]
+        first = ~np.isnan(cw.u_leave[due])
+        u = np.where(first, cw.u_leave[due], rng.random(len(due)))
+        cw.u_leave[due] = np.nan
+        leave = u < self.scenario.crowd.leave_probability
+        self._leave(due[leave])
+        stay = due[~leave]
+        if len(stay):
+            choice = rng.choice(len(self.attractor_zones), size=len(stay), p=self.attractor_p)
+            points = rng.random((len(stay), 2))
+            for k, z in enumerate(self.attractor_zones):
+                sel = choice == k
+                cw.attractor[stay[sel]] = z
+                cw.attractor_point[stay[sel]] = self.geo.sample(int(z), points[sel])
+            cw.set_goal(stay, cw.attractor_point[stay])
+
+    def _board_trains(self) -> None:
+        """A train takes the people waiting on its platform."""
+        cw = self.crowd
+        while self._next_train < len(self.trains) and self.trains[self._next_train][0] <= self.t:
+            _, zone = self.trains[self._next_train]
+            self._next_train += 1
+            board = np.flatnonzero(
+                (cw.state == State.INSIDE) & (cw.attractor == zone) & ~cw.moving & ~cw.leaving
+            )
+            cw.state[board] = State.LEFT
+            self.log("train", self.geo.names[zone], f"boarded={len(board)}")
 
     def _density(self) -> None:
         cw, sc = self.crowd, self.scenario.crowd

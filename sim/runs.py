@@ -17,7 +17,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from sim.schema import Scenario
 
-#: Named random streams of one run, in a fixed order (never reorder: it changes every result).
+#: Named random streams of one run, in a fixed order (never reorder: it changes every result;
+#: a new stream goes at the end, which leaves the others as they were).
 STREAMS: tuple[str, ...] = (
     "crowd",
     "threat",
@@ -27,6 +28,7 @@ STREAMS: tuple[str, ...] = (
     "response",
     "harm",
     "mesa",
+    "behaviour",
 )
 
 

@@ -135,12 +135,12 @@ class Venue(Section):
 
 
 class Arrivals(Section):
-    """How visitors arrive at the entrances during the simulated window."""
+    """How visitors arrive at the checkpoints or entrances during the simulated window."""
 
-    profile: Literal["constant", "peak", "timetable"] = Field(
+    profile: Literal["constant", "peak", "none"] = Field(
         "constant",
         description="'constant': a Poisson stream at rate_per_min; 'peak': `total` visitors "
-        "around peak_at_s (normal spread); 'timetable': trains release surges.",
+        "around peak_at_s (normal spread in time); 'none': nobody arrives.",
     )
     rate_per_min: NonNegFloat = Field(
         0.0, description="Constant profile: mean arrivals per minute, all entrances together."
@@ -148,11 +148,23 @@ class Arrivals(Section):
     total: NonNegInt = Field(0, description="Peak profile: visitors arriving in the window.")
     peak_at_s: Duration = Field(0.0, description="Peak profile: time of the peak.")
     spread_s: Duration = Field(600.0, description="Peak profile: standard deviation in time.")
-    timetable_every_s: Duration = Field(
-        300.0, description="Timetable profile: interval between trains."
+
+
+class Trains(Section):
+    """Trains by timetable.
+
+    Each train unloads a surge of passengers onto its platform and takes the people waiting
+    there.
+    """
+
+    platforms: list[Identifier] = Field(
+        min_length=1, description="Platform zones (attractors), served in turn."
     )
-    passengers_per_train: NonNegInt = Field(
-        0, description="Timetable profile: passengers released per train."
+    every_s: Duration = Field(300.0, description="Interval between trains (all platforms).")
+    first_s: Duration = Field(60.0, description="Time of the first train.")
+    passengers: NonNegInt = Field(300, description="Passengers alighting from each train.")
+    alight_s: PosFloat = Field(
+        30.0, description="Mean time over which a train's passengers step off (exponential)."
     )
 
 
@@ -166,6 +178,9 @@ class Crowd(Section):
         0, description="Warm start: visitors already queuing at the checkpoints."
     )
     arrivals: Arrivals = Field(default_factory=Arrivals, description="Arrivals in the window.")
+    trains: Trains | None = Field(
+        None, description="Train timetable (stations): surges onto platforms, boarding."
+    )
     speed: Dist = Field(
         default_factory=lambda: {
             "dist": "normal",
@@ -191,7 +206,12 @@ class Crowd(Section):
     )
     dwell_s: Dist = Field(
         default_factory=lambda: {"dist": "exponential", "mean": 1200.0},
-        description="Time spent at an attractor before choosing another (E).",
+        description="Time spent at an attractor before moving on (E).",
+    )
+    leave_probability: Probability = Field(
+        0.15,
+        description="Chance that a visitor moving on leaves the venue (by the nearest exit) "
+        "rather than going to another attractor (E).",
     )
     report_probability: Probability = Field(
         0.3,
