@@ -104,6 +104,7 @@ def fake_run(task: RunTask) -> RunOutput:
             C.N_EVACUATED: np.zeros(n, dtype=np.int64),
             C.N_INJURED: np.zeros(n, dtype=np.int64),
             C.N_KILLED: np.zeros(n, dtype=np.int64),
+            C.N_LEFT: np.zeros(n, dtype=np.int64),
             C.QUEUE_LEN: rng.integers(0, 400, n),
             C.LOCAL_PEAK_DENSITY: rng.uniform(0, 5, n),
         }

@@ -131,6 +131,7 @@ def write_results(
                         C.N_EVACUATED: int(400 * k),
                         C.N_INJURED: 0,
                         C.N_KILLED: 0,
+                        C.N_LEFT: 0,
                         C.QUEUE_LEN: int(50 + rng.integers(0, 20)),
                         C.LOCAL_PEAK_DENSITY: float(2 + rng.random()),
                     }
