@@ -17,8 +17,14 @@ from sim.schema import Venue
 CHECK_CELL_M = 0.5
 
 
-def walkable_mask(venue: Venue, cell: float = CHECK_CELL_M) -> tuple[np.ndarray, np.ndarray]:
+def check_cell(venue: Venue) -> float:
+    """Cell size for the check: 0.5 m, coarser for very large areas (at most ~4 M cells)."""
+    return max(CHECK_CELL_M, float(np.sqrt(venue.width_m * venue.height_m / 4e6)))
+
+
+def walkable_mask(venue: Venue, cell: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Walkable cells (ny, nx) and the cell centres (ny, nx, 2)."""
+    cell = check_cell(venue) if cell is None else cell
     nx = max(1, int(np.ceil(venue.width_m / cell)))
     ny = max(1, int(np.ceil(venue.height_m / cell)))
     xs = (np.arange(nx) + 0.5) * cell
@@ -46,7 +52,8 @@ def walkable_mask(venue: Venue, cell: float = CHECK_CELL_M) -> tuple[np.ndarray,
 
 def geometry_problems(venue: Venue) -> list[tuple[str, str]]:
     """(zone name, message) for every zone walls fill or cut off; empty when all is well."""
-    walkable, centres = walkable_mask(venue)
+    cell = check_cell(venue)
+    walkable, centres = walkable_mask(venue, cell)
     labels, _ = ndimage.label(walkable, structure=np.ones((3, 3), dtype=int))
     flat_centres = centres.reshape(-1, 2)
     flat_labels = labels.ravel()
@@ -61,8 +68,8 @@ def geometry_problems(venue: Venue) -> list[tuple[str, str]]:
             idx = idx[MplPath(zone.corners()).contains_points(flat_centres[idx])]
         if len(idx) == 0:  # a zone smaller than a cell: take the cell under its centre
             cx, cy = zone.centroid()
-            ix = min(int(cx / CHECK_CELL_M), walkable.shape[1] - 1)
-            iy = min(int(cy / CHECK_CELL_M), walkable.shape[0] - 1)
+            ix = min(int(cx / cell), walkable.shape[1] - 1)
+            iy = min(int(cy / cell), walkable.shape[0] - 1)
             idx = np.array([iy * walkable.shape[1] + ix])
         found = {int(v) for v in flat_labels[idx] if v > 0}
         if not found and zone.kind != "perimeter":

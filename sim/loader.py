@@ -51,9 +51,14 @@ for _tag, _regexp, _first in (
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    return int(text, 0) if text.startswith("0x") else int(text)
+    try:
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        return int(text, 0) if text.startswith("0x") else int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer of {len(text)} digits is too long", node.start_mark
+        ) from None
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
@@ -99,21 +104,69 @@ class Source:
         return self.lines.get((), None)
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[str]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key in seen:
-                problems.append(f"{key_node.start_mark.line + 1}:{key}")
-            seen.add(key)
-            lines[(*path, _key(key_node))] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, _key(key_node)), lines, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), lines, problems)
+#: Values a document may expand to (aliases can make a short file recursive or explosive).
+MAX_NODES = 200_000
+#: Levels of nesting a document may have (a scenario needs fewer than ten).
+MAX_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _walk(root: yaml.Node, file: str, lines: dict[Path_, int]) -> list[Problem]:
+    """Record the line of every path under ``root``; report duplicate keys and bad text."""
+    problems: list[Problem] = []
+    todo: list[tuple[yaml.Node, Path_]] = [(root, ())]
+    visited = 0
+    while todo:
+        node, path = todo.pop()
+        visited += 1
+        if len(path) > MAX_DEPTH:
+            return [
+                Problem(
+                    file,
+                    node.start_mark.line + 1,
+                    ".".join(map(str, path[:3])) + ".…",
+                    f"nested deeper than {MAX_DEPTH} levels (is an alias used inside its own "
+                    "anchor?)",
+                )
+            ]
+        if visited > MAX_NODES:
+            return [
+                Problem(
+                    file,
+                    node.start_mark.line + 1,
+                    "",
+                    f"the document expands to more than {MAX_NODES} values "
+                    "(an alias used inside its own anchor, or aliases of aliases)",
+                )
+            ]
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key in seen:
+                    problems.append(
+                        Problem(file, key_node.start_mark.line + 1, str(key), "key given twice")
+                    )
+                seen.add(key)
+                lines[(*path, _key(key_node))] = key_node.start_mark.line + 1
+                todo.append((key_node, (*path, _key(key_node))))
+                todo.append((value_node, (*path, _key(key_node))))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, i)] = item.start_mark.line + 1
+                todo.append((item, (*path, i)))
+        elif isinstance(node.value, str) and _SURROGATE.search(node.value):
+            problems.append(
+                Problem(
+                    file,
+                    node.start_mark.line + 1,
+                    ".".join(map(str, path)),
+                    "text contains a lone surrogate escape (\\ud800-\\udfff), not a character",
+                )
+            )
+    problems.sort(key=lambda p: p.line or 0)
+    return problems
 
 
 def _key(node: yaml.Node) -> str | int:
@@ -124,8 +177,9 @@ def _key(node: yaml.Node) -> str | int:
 
 def parse_yaml(text: str, file: str) -> Source:
     """Parse ``text``; raise :class:`ScenarioError` with the line of any syntax problem."""
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             raise ScenarioError([Problem(file, 1, "", "the file is empty", "a YAML mapping")])
@@ -135,16 +189,22 @@ def parse_yaml(text: str, file: str) -> Source:
         line = mark.line + 1 if mark is not None else None
         what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise ScenarioError([Problem(file, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow in text
+        line = text[: max(exc.position, 0)].count("\n") + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
+        message = f"special character #x{char:04x} is not allowed in YAML text"
+        raise ScenarioError([Problem(file, line, "", message)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(file, None, "", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError(
+            [Problem(file, None, "", "the document is nested too deeply to read")]
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path_, int] = {}
-    dups: list[str] = []
-    _walk(node, (), lines, dups)
-    problems = [
-        Problem(file, int(d.split(":", 1)[0]), d.split(":", 1)[1], "key given twice") for d in dups
-    ]
+    problems = _walk(node, file, lines)
     if problems:
         raise ScenarioError(problems)
     if not isinstance(data, dict):
@@ -287,7 +347,7 @@ def resolve_extends(
                         src.line_of(path),
                         ".".join(map(str, path)),
                         f"extends unknown configuration '{parent}'",
-                        ", ".join(k for k in configs if k != chain[-1]),
+                        ", ".join(str(k) for k in configs if k != chain[-1]),
                     )
                 )
                 return None
@@ -316,7 +376,10 @@ def resolve_extends(
             continue
         merged: dict[str, Any] = {}
         for ancestor in reversed(chain):
-            body = {k: v for k, v in configs[ancestor].items() if k != "extends"}
+            parent = configs[ancestor]
+            if not isinstance(parent, dict):  # reported where it is written
+                continue
+            body = {k: v for k, v in parent.items() if k != "extends"}
             merged = deep_merge(merged, body)
         if cfg.get("extends") is not None:
             merged["extends"] = cfg["extends"]
@@ -406,7 +469,7 @@ def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
         if isinstance(part, str) and (
             part in tags
             or part.startswith(("function-", "constrained-", "lax-", "json-"))
-            or "[" in part
+            or re.fullmatch(r"[\w-]+\[.*\]", part)
         ):
             continue
         out.append(part)
@@ -431,7 +494,7 @@ def _problems_from(
                     break
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = f"unknown field '{loc[-1]}'"
+            message = f"unknown field '{err['loc'][-1]}'"
         elif err["type"] == "missing":
             message = "required field is missing"
         elif err["type"] in ("literal_error", "union_tag_invalid", "enum"):
@@ -677,15 +740,47 @@ def validate_data(data: dict[str, Any], src: Source) -> Scenario:
     return scenario
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+
+
+def _one_line(text: str | None) -> str | None:
+    """``text`` with line breaks, control characters and lone surrogates escaped."""
+    if text is None:
+        return None
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def load_scenario(name_or_path: str, overrides: Sequence[str] = ()) -> Loaded:
-    """Read, override and validate a scenario; raise :class:`ScenarioError` with every problem."""
-    path = resolve_path(name_or_path)
-    src = read_source(path)
-    data = apply_overrides(src.data, overrides) if overrides else src.data
-    for text in overrides:
-        parts, _ = parse_override(text)
-        src.overridden[tuple(int(p) if p.isdigit() else p for p in parts)] = f"--set {text}"
-    scenario = validate_data(data, src)
+    """Read, override and validate a scenario; raise :class:`ScenarioError` with every problem.
+
+    Every problem is one line: line breaks and control characters in keys and values are
+    shown escaped.
+    """
+    try:
+        path = resolve_path(name_or_path)
+        src = read_source(path)
+        data = apply_overrides(src.data, overrides) if overrides else src.data
+        for text in overrides:
+            parts, _ = parse_override(text)
+            src.overridden[tuple(int(p) if p.isdigit() else p for p in parts)] = f"--set {text}"
+        scenario = validate_data(data, src)
+    except ScenarioError as exc:
+        raise ScenarioError(
+            [
+                Problem(
+                    p.file,
+                    p.line,
+                    _one_line(p.path) or "",
+                    _one_line(p.message) or "",
+                    _one_line(p.allowed),
+                )
+                for p in exc.problems
+            ]
+        ) from None
+    except RecursionError:
+        raise ScenarioError(
+            [Problem(str(name_or_path), None, "", "the document is nested too deeply to check")]
+        ) from None
     return Loaded(scenario=scenario, file=str(path), hash=scenario_hash(scenario))
 
 

@@ -26,6 +26,7 @@ from sim.agents import INTERCEPT_RANGE, Attacker, StaffMember
 from sim.coordination import Message, Network
 from sim.crowd import CAN_REACT, JAM_DENSITY, Crowd, Exits, State, state_mask
 from sim.errors import RunError
+from sim.invariants import InvariantChecker
 from sim.runs import RunOutput, RunTask, streams
 from sim.schema import (
     ATTACK_MODES,
@@ -37,7 +38,7 @@ from sim.schema import (
 from sim.screening import Checkpoint
 from sim.venue import DENSITY_CELL_M, Geometry
 
-WALKS = state_mask(State.INSIDE, State.SHELTERING, State.FLEEING)
+WALKS = state_mask(State.ARRIVING, State.INSIDE, State.SHELTERING, State.FLEEING)
 SIGHT_RANGE_M = 30.0  # people who see a stabbing or a vehicle attack flee (E)
 BLADE_CHASE_SPEED = 2.0  # m/s (E)
 OCCLUSION_DENSITY = 2.0  # persons/m² at which crowd occlusion halves the chance to notice (E)
@@ -396,15 +397,6 @@ class SoftTargetModel(mesa.Model):
                 else:
                     cw.xy[new] = self.arrival_point
                 cw.set_goal(new, cw.attractor_point[new])
-        # arriving people reaching the back of the queue join it
-        arriving = cw.state == State.ARRIVING
-        reached = cw.walk(arriving, self.dt)
-        for person in reached:
-            cp = self.checkpoints[int(cw.exit[person])]
-            cp.join(int(person), t)
-            cw.state[person] = State.QUEUING
-            cw.queued_at[person] = t
-            cw.exit[person] = -1
         # screening
         rng = self.rngs["screening"]
         for cp in self.checkpoints:
@@ -839,7 +831,8 @@ class SoftTargetModel(mesa.Model):
                 cw.current_speed[start] = np.where(
                     cw.flee_fast[start], cw.flight_speed[start], cw.speed[start]
                 )
-        arrived = cw.walk(WALKS[cw.state] & ~cw.waiting_exit, self.dt)
+        arrived = cw.walk(WALKS[cw.state] & ~cw.waiting_exit, self.dt)  # one walk per step
+        self._join_lines(arrived[cw.state[arrived] == State.ARRIVING])
         self._arrived_at_attractor(arrived)
         self._move_on()
         # people heading out reaching the crowd in front of their exit join its queue
@@ -872,6 +865,18 @@ class SoftTargetModel(mesa.Model):
                 who = np.asarray(self.exits.queues[e], dtype=np.int64)
                 cw.xy[who] = self.exits.place(e, centre - self.exits.centres[e])
                 self.geo.clamp_points(cw.xy, who)
+
+    def _join_lines(self, reached: np.ndarray) -> None:
+        """Arriving people who reached the back of their checkpoint's line join it."""
+        cw = self.crowd
+        for person in reached:
+            cp = self.checkpoints[int(cw.exit[person])]
+            cp.join(int(person), self.t)
+            cw.state[person] = State.QUEUING
+            cw.queued_at[person] = self.t
+            cw.exit[person] = -1
+        for cp in self.checkpoints:
+            cp.positions(cw.xy)
 
     def _leave(self, idx: np.ndarray) -> None:
         """Send the people ``idx`` out of the venue by their nearest exit (normal departure)."""
@@ -1023,8 +1028,11 @@ def simulate(task: RunTask) -> RunOutput:
     except Exception as exc:  # pragma: no cover - re-raised with its stage
         raise RunError("build", f"{type(exc).__name__}: {exc}") from exc
     n_steps = round(task.scenario.run.duration_s / task.scenario.run.dt_s)
+    checker = InvariantChecker(model, task.run_id) if task.check_invariants else None
     for _ in range(n_steps):
         model.step()
+        if checker is not None:
+            checker.check()
     identity = {
         C.RUN_ID: task.run_id,
         C.SCENARIO: task.scenario.name,
@@ -1033,6 +1041,8 @@ def simulate(task: RunTask) -> RunOutput:
         C.SEED: task.seed,
     }
     row = {**identity, **model.outcome(), C.WALL_TIME_S: time.perf_counter() - t0}
+    if checker is not None:
+        checker.check_row(row)
     ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     for key in (C.RUN_ID, C.CONFIGURATION, C.REPLICATE):
         ts.insert(0, key, identity[key])

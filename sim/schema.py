@@ -41,6 +41,8 @@ Role = Literal[
 ]
 ScreeningMethod = Literal["none", "visual", "bag_check", "metal_detector", "bag_check_pat_down"]
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+#: Largest extent of a venue, metres (the geometry is rasterised: no city-sized areas).
+MAX_VENUE_M = 10_000.0
 
 
 class Section(BaseModel):
@@ -120,8 +122,12 @@ class Zone(Shape):
 class Venue(Section):
     """The walkable area, its walls and named zones. Coordinates in metres from (0, 0)."""
 
-    width_m: PosFloat = Field(description="Extent of the area along x, metres.")
-    height_m: PosFloat = Field(description="Extent of the area along y, metres.")
+    width_m: PosFloat = Field(
+        le=MAX_VENUE_M, description="Extent of the area along x, metres (at most 10 km)."
+    )
+    height_m: PosFloat = Field(
+        le=MAX_VENUE_M, description="Extent of the area along y, metres (at most 10 km)."
+    )
     perimeter: Identifier | None = Field(
         None,
         description="Name of the zone of kind 'perimeter' that is the secure area inside the "

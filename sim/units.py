@@ -25,7 +25,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration must be a number of seconds or a string like '90s' or '15min'")
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{value:.3g} is too large for a duration") from None
     if isinstance(value, str):
         text = value.strip().lower()
         if ":" in text:

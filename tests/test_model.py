@@ -30,7 +30,7 @@ def tiny(tmp_path: Path):
 def _task(path: Path, config: str = "base", replicate: int = 0, overrides=()) -> RunTask:
     loaded = load_scenario(str(path), overrides)
     seed = run_seed(loaded.scenario.run.seed, replicate)
-    return RunTask(loaded.scenario, loaded.hash, config, replicate, seed)
+    return RunTask(loaded.scenario, loaded.hash, config, replicate, seed, check_invariants=True)
 
 
 def test_same_seed_same_run(tiny: Path) -> None:
