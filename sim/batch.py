@@ -21,6 +21,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import socket
 import sys
 import threading
 import time
@@ -47,7 +48,7 @@ import pyarrow.parquet as pq
 import softtarget
 from sim import columns as C
 from sim import store as S
-from sim.errors import Problem, ResultsError, RunError, ScenarioError
+from sim.errors import Problem, ResultsError, RunError, ScenarioError, SofttargetError
 from sim.runs import RunOutput, RunTask, run_seed
 
 #: Stages of a failure record that the runner names itself (a ``RunError`` names its own).
@@ -63,6 +64,24 @@ ENGINE_LOCAL: Final = "local-process-pool"
 MANIFEST_EVERY_S: Final = 2.0
 
 RunFn = Callable[[RunTask], RunOutput]
+
+
+class EngineError(SofttargetError):
+    """The execution engine as a whole failed: it cannot start, or it lost its scheduler.
+
+    Raised by an engine (see :mod:`sim.engines`), or by an engine's future; the batch then
+    stops (manifest ``failed``, committed parts kept) and ``--resume`` completes it later.
+    """
+
+
+class WorkerCrashed(Exception):
+    """An engine's future: the engine gave up on a run whose worker processes kept dying.
+
+    Dask reschedules a run whose worker died and raises ``KilledWorker`` once it has run on
+    ``allowed-failures + 1`` workers that all died; :mod:`sim.engines` turns that into this.
+    The runner then runs the suspect alone (the others may have died with a culprit) and
+    records it as failed (stage "worker-crash") when it kills workers alone too.
+    """
 
 
 def _now() -> str:
@@ -213,6 +232,16 @@ def execute_task(task: RunTask, out_dir: str, run_fn: RunFn | None = None) -> Ru
 
     def ref(status: str, **kw: Any) -> RunRef:
         return RunRef(task.run_id, status, started, _now(), time.perf_counter() - t0, **kw)
+
+    if not store.manifest_path.is_file():  # e.g. a cluster worker without the shared folder
+        return ref(
+            S.RUN_FAILED,
+            stage=STAGE_WRITE,
+            fatal=True,
+            error=f"the worker on host {socket.gethostname()} does not see the results folder"
+            f" {store.path} (no {S.MANIFEST} there): every worker must reach it at the same"
+            " path, on a file system they share with the coordinator",
+        )
 
     stage = STAGE_SIMULATE
     try:
@@ -436,7 +465,8 @@ class _Coordinator:
         self.engine = (
             ENGINE_LOCAL
             if executor is None
-            else f"{type(executor).__module__}.{type(executor).__qualname__}"
+            else getattr(executor, "engine_name", None)
+            or f"{type(executor).__module__}.{type(executor).__qualname__}"
         )
         self.t0 = time.monotonic()
         self.last_manifest = 0.0
@@ -546,7 +576,9 @@ class _Coordinator:
         entry["attempts"] += 1
         entry["started"] = _now()
         self.session["submitted"] += 1
-        fut = self.ensure_executor().submit(execute_task, task, str(self.store.path), self.run_fn)
+        # an absolute path: the workers of a cluster do not share the coordinator's cwd
+        out = str(self.store.path.absolute())
+        fut = self.ensure_executor().submit(execute_task, task, out, self.run_fn)
         self.inflight[fut] = task
 
     # results
@@ -574,12 +606,19 @@ class _Coordinator:
         self.session["failed"] += 1
 
     def collect(self, fut: Future[RunRef], task: RunTask, lost: list[RunTask]) -> None:
+        """Record what one finished future brought (a suspect running alone ends isolation)."""
         try:
             ref = fut.result()
         except (BrokenExecutor, CancelledError):
-            lost.append(task)
+            lost.append(task)  # handle_crash() reads and ends the isolation
+            return
+        except EngineError:
+            raise
+        except WorkerCrashed as exc:
+            self.engine_crash(task, str(exc))
             return
         except Exception as exc:  # infrastructure, e.g. a task that does not pickle
+            self.isolating = False
             self.record_failure(
                 task,
                 STAGE_WORKER,
@@ -587,7 +626,31 @@ class _Coordinator:
                 "".join(traceback.format_exception(exc)),
             )
             return
+        self.isolating = False
         self.record(ref)
+
+    def crashed(self, task: RunTask, error: str) -> None:
+        """Record a run that killed its workers alone; stop when no run can finish at all."""
+        tb = "(no traceback: the worker process died)"
+        self.record_failure(task, STAGE_WORKER_CRASH, error, tb)
+        self.crashed_out += 1
+        if self.crashed_out >= 3 and not self.finished_any:
+            raise RuntimeError(
+                f"the worker processes die before finishing any run ({self.crashed_out}"
+                f" runs killed their workers, the last {task.run_id}); check that workers"
+                " can start (spawn re-imports the main module, which must be a file) and"
+                " that run_fn works at all"
+            )
+
+    def engine_crash(self, task: RunTask, error: str) -> None:
+        """The engine gave up on a run (its workers died): isolate it, or record it."""
+        entry = self.entries[task.run_id]
+        entry["worker_crashes"] += 1
+        if self.isolating:  # it ran alone on the cluster: it is the culprit
+            self.isolating = False
+            self.crashed(task, error)
+        else:  # it may have shared a worker with a culprit: run it alone
+            self.suspects.append(task)
 
     def handle_crash(self, lost: list[RunTask]) -> None:
         """Handle a broken pool: run the lost runs one at a time to find the culprit."""
@@ -596,21 +659,11 @@ class _Coordinator:
             entry = self.entries[task.run_id]
             entry["worker_crashes"] += 1
             if entry["worker_crashes"] >= self.max_attempts:
-                self.record_failure(
+                self.crashed(
                     task,
-                    STAGE_WORKER_CRASH,
                     f"the worker process died {entry['worker_crashes']} times running this run"
                     " alone (killed, out of memory, a crash in compiled code or os._exit)",
-                    "(no traceback: the worker process died)",
                 )
-                self.crashed_out += 1
-                if self.crashed_out >= 3 and not self.finished_any:
-                    raise RuntimeError(
-                        f"the worker processes die before finishing any run ({self.crashed_out}"
-                        f" runs killed their worker {self.max_attempts} times each, the last"
-                        f" {task.run_id}); check that workers can start (spawn re-imports the"
-                        " main module, which must be a file) and that run_fn works at all"
-                    )
             else:
                 self.suspects.appendleft(task)
         else:
@@ -625,8 +678,7 @@ class _Coordinator:
                 if not self.inflight:  # isolate: one suspect, nothing else running
                     self.isolating = True
                     self.submit(self.suspects.popleft())
-            else:
-                self.isolating = False
+            elif not self.isolating:  # until the suspect running alone has returned
                 while self.pending and len(self.inflight) < limit:
                     self.submit(self.pending.popleft())
             finished, _ = wait(list(self.inflight), timeout=0.5, return_when=FIRST_COMPLETED)

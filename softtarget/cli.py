@@ -217,6 +217,12 @@ def _fmt(value: Any) -> str:
     help="Replicate whose seed to use when --seed is not given.",
 )
 @click.option("--events", "show_events", is_flag=True, help="Also print the event log.")
+@click.option(
+    "--check-invariants",
+    is_flag=True,
+    help="Check the model's invariants at every step (slower); a violation exits 1 "
+    "naming the step, the invariant and the people involved.",
+)
 @SET_OPTION
 @_fail_on_bad_input
 def run(
@@ -225,6 +231,7 @@ def run(
     seed: int | None,
     replicate: int,
     show_events: bool,
+    check_invariants: bool,
     overrides: tuple[str, ...],
 ) -> None:
     """Run one simulation and print its outcome summary.
@@ -235,6 +242,7 @@ def run(
     Example:
       softtarget run festival --config public_private --replicate 3
     """
+    from sim.invariants import InvariantError
     from sim.model import simulate
     from sim.runs import RunTask, run_seed
 
@@ -247,8 +255,12 @@ def run(
             param_hint="--config",
         )
     seed = run_seed(sc.run.seed, replicate) if seed is None else seed
-    task = RunTask(sc, loaded.hash, configuration, replicate, seed)
-    out = simulate(task)
+    task = RunTask(sc, loaded.hash, configuration, replicate, seed, check_invariants)
+    try:
+        out = simulate(task)
+    except InvariantError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
     width = max(len(k) for k in out.row)
     for key, value in out.row.items():
         click.echo(f"{key:<{width}}  {_fmt(value)}")
@@ -274,6 +286,14 @@ def run(
 )
 @click.option("--resume", is_flag=True, help="Complete an interrupted batch in --out.")
 @click.option(
+    "--scheduler",
+    metavar="ADDR",
+    help="Run on Dask instead of the local pool: tcp://HOST:PORT of a running cluster (the"
+    " results folder must then be on a file system every worker shares, at the same path), or"
+    " local:N for a Dask cluster of N workers on this machine, with its dashboard. Needs"
+    " softtarget[dask]; see docs/cluster.md. --workers then defaults to the cluster's threads.",
+)
+@click.option(
     "--config",
     "configurations",
     multiple=True,
@@ -291,6 +311,7 @@ def batch(
     workers: int | None,
     out: Path | None,
     resume: bool,
+    scheduler: str | None,
     configurations: tuple[str, ...],
     check_invariants: bool,
     quiet: bool,
@@ -307,9 +328,15 @@ def batch(
     Example:
       softtarget batch festival --reps 50 --workers 2
       softtarget batch festival --out results/f1 --resume
+      softtarget batch festival --reps 500 --scheduler tcp://10.0.0.5:8786 --out /shared/f2
     """
     from sim.batch import plan_tasks, run_batch
+    from sim.engines import EngineError, open_engine, parse_scheduler
 
+    try:
+        parse_scheduler(scheduler)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scheduler") from None
     loaded = _load(scenario, overrides)
     sc = loaded.scenario
     if resume and out is None:
@@ -325,21 +352,32 @@ def batch(
         check_invariants=check_invariants,
     )
     try:
-        summary = run_batch(
-            tasks,
-            out,
-            scenario=sc,
-            scenario_hash=loaded.hash,
-            workers=workers,
-            resume=resume,
-            progress=False if quiet else None,
-        )
+        with open_engine(scheduler, workers=workers) as engine:
+            if engine.executor is not None:
+                click.echo(f"engine: {engine.description}", err=True)
+                if engine.dashboard:
+                    click.echo(f"Dask dashboard: {engine.dashboard}", err=True)
+            summary = run_batch(
+                tasks,
+                out,
+                scenario=sc,
+                scenario_hash=loaded.hash,
+                workers=engine.workers,
+                executor=engine.executor,
+                resume=resume,
+                progress=False if quiet else None,
+            )
     except KeyboardInterrupt:
         click.echo(
             f"\ninterrupted: complete it with  softtarget batch {scenario} --out {out} --resume",
             err=True,
         )
         raise SystemExit(130) from None
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        if (out / "manifest.json").is_file():
+            click.echo(f"the runs done are in {out}; --resume completes the batch", err=True)
+        raise SystemExit(1) from None
     if not quiet:
         click.echo(str(summary), err=True)
         _print_headline(out)
