@@ -1,0 +1,341 @@
+"""Numba kernels of the floor-field cellular automaton (see :mod:`sim.motion.crowd`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Moore neighbourhood in ring order: E, NE, N, NW, W, SW, S, SE.
+DX = np.array([1, 1, 0, -1, -1, -1, 0, 1], dtype=np.int64)
+DY = np.array([0, 1, 1, 1, 0, -1, -1, -1], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _rand(state: np.ndarray) -> float:
+    """Uniform [0, 1) from a xorshift64* generator whose state lives in ``state[0]``."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def _headway_speed(
+    occ: np.ndarray,
+    x: int,
+    y: int,
+    k: int,
+    v0: float,
+    ln: float,
+    time_gap: float,
+    lookahead: int,
+    nx: int,
+    ny: int,
+    periodic: bool,
+) -> float:
+    """min(v0, gap / T): gap = free cells from (free) cell ``(x, y)`` on in direction ``k``."""
+    nfree = 1
+    while nfree < lookahead:
+        x += DX[k]
+        y += DY[k]
+        if periodic:
+            x = x % nx
+        if x < 0 or x >= nx or y < 0 or y >= ny or occ[y, x] == -2:
+            return v0
+        if occ[y, x] >= 0:
+            break
+        nfree += 1
+    if nfree >= lookahead:
+        return v0
+    vh = nfree * ln / time_gap
+    return vh if vh < v0 else v0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def step_kernel(
+    fields: np.ndarray,
+    sink: np.ndarray,
+    labels: np.ndarray,
+    occ: np.ndarray,
+    ix: np.ndarray,
+    iy: np.ndarray,
+    speed: np.ndarray,
+    dest: np.ndarray,
+    active: np.ndarray,
+    budget: np.ndarray,
+    odometer: np.ndarray,
+    counts: np.ndarray,
+    time_gap: float,
+    overtake_max: int,
+    lookahead: int,
+    dt: float,
+    cell: float,
+    period: float,
+    noise: float,
+    r_min: float,
+    cost_floor: float,
+    budget_cap: float,
+    blocked_keep: float,
+    max_moves: int,
+    seed: int,
+) -> int:
+    """Advance all active agents by ``dt`` in random sequential order; return removals.
+
+    ``seed`` (from the caller's ``numpy.random.Generator``) seeds the kernel's own
+    xorshift64* stream, so a step is a deterministic function of the state and the seed.
+    """
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)
+    ny, nx = occ.shape
+    periodic = period > 0.0
+    n = ix.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if active[i]:
+            order[m] = i
+            m += 1
+    # Fisher-Yates shuffle of the active agents.
+    for t in range(m - 1, 0, -1):
+        j = int(_rand(state) * (t + 1))
+        tmp = order[t]
+        order[t] = order[j]
+        order[j] = tmp
+    removed = 0
+    diag_len = cell * np.sqrt(2.0)
+    ck = np.empty(8, dtype=np.int64)
+    cxs = np.empty(8, dtype=np.int64)
+    cys = np.empty(8, dtype=np.int64)
+    cdec = np.empty(8, dtype=np.float64)
+    cr = np.empty(8, dtype=np.float64)
+    cu = np.empty(8, dtype=np.float64)
+    for t in range(m):
+        i = order[t]
+        d = dest[i]
+        moves = 0
+        first = True
+        b = budget[i]
+        v0 = speed[i]
+        if v0 <= 0.0:
+            budget[i] = 0.0
+            continue
+        while True:
+            cx = ix[i]
+            cy = iy[i]
+            fc = fields[d, cy, cx]
+            if fc == 0.0 and not periodic:
+                # arrived at an attractor (sinks remove on arrival): no downhill move exists
+                if first:
+                    b = 0.0
+                break
+            # Choose the free downhill cell maximising r_k + noise * U, where r_k is the
+            # move's efficiency (distance gained per metre walked); see pass 2 for overtaking.
+            # gap_k is the free run of cells in direction k (scanned up to ``lookahead``
+            # cells; a wall ends the scan as free).  Headway-aware choice (overtaking) only
+            # with room to manoeuvre: at most ``overtake_max`` of the 8 neighbours occupied.
+            aware = False
+            if overtake_max >= 0:
+                nocc = 0
+                for k in range(8):
+                    x = cx + DX[k]
+                    y = cy + DY[k]
+                    if periodic:
+                        x = x % nx
+                    if 0 <= x < nx and 0 <= y < ny and occ[y, x] >= 0:
+                        nocc += 1
+                        if nocc > overtake_max:
+                            break
+                aware = nocc <= overtake_max
+            # Pass 1: free downhill candidates, best by efficiency + noise.
+            nc = 0
+            best = -1
+            best_s = -1e30
+            for k in range(8):
+                x = cx + DX[k]
+                y = cy + DY[k]
+                adj = 0.0
+                if periodic:
+                    if x >= nx:
+                        x -= nx
+                        adj = -period
+                    elif x < 0:
+                        x += nx
+                        adj = period
+                elif x < 0 or x >= nx:
+                    continue
+                if y < 0 or y >= ny or occ[y, x] != -1:
+                    continue  # outside, wall (-2) or occupied
+                dec = fc - (fields[d, y, x] + adj)
+                ln = diag_len if (k & 1) else cell
+                r = dec / ln
+                if r < r_min:
+                    continue
+                # no corner cutting: both orthogonal cells of a diagonal move must be floor
+                if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
+                    continue
+                u = noise * _rand(state)
+                ck[nc] = k
+                cxs[nc] = x
+                cys[nc] = y
+                cdec[nc] = dec
+                cr[nc] = r
+                cu[nc] = u
+                if r + u > best_s:
+                    best_s = r + u
+                    best = nc
+                nc += 1
+            if best < 0:
+                if first:
+                    b = b * blocked_keep
+                break
+            ch = ck[best]
+            ch_v = _headway_speed(
+                occ,
+                cxs[best],
+                cys[best],
+                ch,
+                v0,
+                diag_len if (ch & 1) else cell,
+                time_gap,
+                lookahead,
+                nx,
+                ny,
+                periodic,
+            )
+            if aware and ch_v < v0:
+                # Pass 2: someone ahead; with room to manoeuvre pick the best expected
+                # progress r_k * min(v0, gap_k / T) / v0 + noise (pull out and overtake).
+                best_s = cr[best] * ch_v / v0 + cu[best]
+                for c in range(nc):
+                    if c == best:
+                        continue
+                    k = ck[c]
+                    vk = _headway_speed(
+                        occ,
+                        cxs[c],
+                        cys[c],
+                        k,
+                        v0,
+                        diag_len if (k & 1) else cell,
+                        time_gap,
+                        lookahead,
+                        nx,
+                        ny,
+                        periodic,
+                    )
+                    sc = cr[c] * vk / v0 + cu[c]
+                    if sc > best_s:
+                        best_s = sc
+                        best = c
+                        ch_v = vk
+                ch = ck[best]
+            ch_dec = cdec[best]
+            chx = cxs[best]
+            chy = cys[best]
+            ln = diag_len if (ch & 1) else cell
+            if first:
+                first = False
+                # Walking budget accrues at the headway speed of the chosen direction.
+                b = b + ch_v * dt
+            cost = max(ch_dec, cost_floor * ln)
+            if b < cost:
+                break
+            b -= cost
+            occ[cy, cx] = -1
+            x = chx
+            y = chy
+            occ[y, x] = i
+            ix[i] = x
+            iy[i] = y
+            odometer[i] += ch_dec
+            moves += 1
+            if sink[d] and fields[d, y, x] == 0.0:
+                lab = labels[y, x]
+                if lab >= 0:
+                    counts[lab] += 1
+                occ[y, x] = -1
+                active[i] = False
+                removed += 1
+                break
+            if moves >= max_moves:
+                break
+        if b > budget_cap:
+            b = budget_cap
+        budget[i] = b
+    return removed
+
+
+@njit(cache=True)
+def nearest_free(walk: np.ndarray, occ: np.ndarray, cx: int, cy: int, max_r: int) -> tuple:
+    """Nearest walkable, unoccupied cell to ``(cx, cy)`` by Chebyshev rings; (-1, -1) if none."""
+    ny, nx = walk.shape
+    for r in range(max_r + 1):
+        bx = -1
+        by = -1
+        bd = 1e30
+        for y in range(cy - r, cy + r + 1):
+            if y < 0 or y >= ny:
+                continue
+            for x in range(cx - r, cx + r + 1):
+                if x < 0 or x >= nx:
+                    continue
+                if max(abs(x - cx), abs(y - cy)) != r:
+                    continue
+                if walk[y, x] and occ[y, x] < 0:
+                    dd = (x - cx) ** 2 + (y - cy) ** 2
+                    if dd < bd:
+                        bd = dd
+                        bx = x
+                        by = y
+        if bx >= 0:
+            return bx, by
+    return -1, -1
+
+
+@njit(cache=True)
+def place_agents(
+    walk: np.ndarray,
+    occ: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    slots: np.ndarray,
+    ix: np.ndarray,
+    iy: np.ndarray,
+    max_r: int,
+) -> int:
+    """Place agent ``slots[k]`` at the free cell nearest ``(cx[k], cy[k])``; return #placed."""
+    placed = 0
+    for k in range(cx.shape[0]):
+        x, y = nearest_free(walk, occ, cx[k], cy[k], max_r)
+        if x < 0:
+            ix[slots[k]] = -1
+            iy[slots[k]] = -1
+            continue
+        occ[y, x] = slots[k]
+        ix[slots[k]] = x
+        iy[slots[k]] = y
+        placed += 1
+    return placed
+
+
+@njit(cache=True)
+def box_density(occ: np.ndarray, half: int, cell_area: float) -> np.ndarray:
+    """Persons/m² per cell: occupied cells in a ``(2h+1)²`` window over the window area."""
+    ny, nx = occ.shape
+    c = np.zeros((ny + 1, nx + 1), dtype=np.int32)
+    for y in range(ny):
+        for x in range(nx):
+            c[y + 1, x + 1] = c[y, x + 1] + c[y + 1, x] - c[y, x] + (1 if occ[y, x] >= 0 else 0)
+    out = np.empty((ny, nx), dtype=np.float32)
+    area = (2 * half + 1) ** 2 * cell_area
+    for y in range(ny):
+        y0 = max(y - half, 0)
+        y1 = min(y + half + 1, ny)
+        for x in range(nx):
+            x0 = max(x - half, 0)
+            x1 = min(x + half + 1, nx)
+            s = c[y1, x1] - c[y0, x1] - c[y1, x0] + c[y0, x0]
+            out[y, x] = s / area
+    return out

@@ -1,0 +1,306 @@
+"""Crowd state (structure of arrays) and the floor-field cellular automaton that moves it.
+
+The model
+---------
+Space is a lattice of square cells of size ``a`` (0.4 m: one person per cell, at most
+6.25 persons/m²).  Each destination ``d`` has a floor field ``S_d`` (geodesic distance to its
+targets, :mod:`sim.motion.fields`).  Agent ``i`` holds a cell, a desired speed ``v_i``
+(N(1.34, 0.26) m/s clipped to [0.8, 1.8], Weidmann 1993), a destination and a walking
+budget ``b_i`` (metres it may still walk).
+
+Update: random sequential.  Every step of ``dt`` (0.3 s) the active agents are visited in a
+fresh random order; each, in turn:
+
+1. Candidates are the free cells ``k`` of its Moore neighbourhood that are downhill enough:
+   efficiency ``r_k = (S(c) − S(k)) / ℓ_k ≥ r_min`` (0.3), ``ℓ_k`` = a or a√2 the step
+   length; a diagonal step must not cut a wall corner.
+2. It picks the candidate maximising ``r_k + η U_k`` (``U_k`` uniform, ``η`` = 0.1: breaks
+   ties and lets people spread over equivalent cells).
+3. Headway speed (a discrete collision-free speed model, Tordeux et al. 2016):
+   ``v = min(v_i, g_k / T)`` where ``g_k`` is the free distance straight ahead in the
+   chosen direction (free cells times ``ℓ_k``, scanned up to ``lookahead`` = 5 cells; beyond
+   that, or at a wall, the way counts as free) and ``T`` (1.7 s) the time gap.
+   Overtaking: if someone is ahead (``v < v_i``) and the agent has room to manoeuvre (none
+   of its 8 neighbours occupied), it instead picks the candidate maximising the expected
+   progress ``r_k min(v_i, g_k / T) / v_i + η U_k``, i.e. it may pull out past a slow walker.
+4. The budget grows by ``v dt``; while it covers the cost of the chosen move,
+   ``max(S(c) − S(k), 0.7 ℓ_k)``, the agent moves (at most ``max_moves`` cells a step) and
+   pays.  Charging the distance gained along the field (rather than the step length) makes
+   free walking isotropic: a person heading at 22.5° to the lattice zig-zags but advances at
+   ``v_i`` towards the target.
+5. If no candidate is free, the agent waits and loses its budget (``blocked_keep`` = 0): it
+   must accelerate again, a reaction time of about one cell.  The budget is capped at
+   ``budget_cap`` (one diagonal move).
+6. An agent entering a target cell of a *sink* destination (an exit) is removed and counted
+   by the cell's target label; on an attractor's target cells it stops.
+
+Calibration: ``T`` = 1.7 s and ``dt`` = 0.3 s make the periodic-corridor fundamental diagram
+follow Weidmann's curve (within 0.065 m/s up to 3 /m², +0.07 at 4–5 /m²) and the bottleneck
+flow follow Kretz et al. (2006) (1.43 /s through 0.8 m, 2.12 /s through 1.2 m, ~1.7 /(m·s)
+for 2 m); see docs/validation.md.  A sink should sit a few metres beyond a door: removing
+people the moment they pass a door frees the way ahead of the next and inflates the flow.
+
+Randomness: each step draws one integer from the caller's ``numpy.random.Generator`` and
+seeds the kernel's own xorshift64* stream with it, so runs are reproducible from the
+generator's state.  Cost: about 100–150 ns per walking agent and step on one core (2 M
+agent-seconds per second), much less for standing agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.motion import _kernels as K
+from sim.motion.fields import FloorFields
+from sim.motion.grid import Grid
+
+FREE_SPEED_MEAN = 1.34
+"""Mean desired walking speed (m/s), Weidmann 1993 (REFERENCES.md, Crowd)."""
+FREE_SPEED_SD = 0.26
+"""Standard deviation of desired speed (m/s), Weidmann 1993."""
+FREE_SPEED_RANGE = (0.8, 1.8)
+"""Clip range of drawn desired speeds (m/s), REFERENCES.md range."""
+
+
+@dataclass
+class MotionParams:
+    """Parameters of the cellular automaton (defaults calibrated, see docs/validation.md).
+
+    Attributes:
+        dt: time step (s).
+        time_gap: safe time gap T (s) of the headway rule v = min(v0, gap / T).
+        overtake_max: an agent with at most this many of its 8 neighbour cells occupied
+            chooses its direction by expected progress (efficiency x headway speed), so it
+            can pull out and overtake a slower walker; -1 disables.
+        lookahead: cells scanned ahead for the gap (beyond them the way counts as free).
+        noise: amplitude of the uniform noise added to a move's efficiency when choosing.
+        r_min: minimum efficiency (downhill distance per metre walked) of an acceptable move.
+        cost_floor: a move costs at least this fraction of its length from the budget.
+        budget_cap: most walking budget an agent can hold (m); at least one diagonal move.
+        blocked_keep: fraction of its budget an agent keeps when every downhill cell is taken
+            (0: it must start again, a reaction time of about one cell's walking time).
+        max_moves: maximum cell moves per agent per step.
+
+    """
+
+    dt: float = 0.3
+    time_gap: float = 1.7
+    lookahead: int = 5
+    overtake_max: int = 0
+    noise: float = 0.1
+    r_min: float = 0.3
+    cost_floor: float = 0.7
+    budget_cap: float = 0.57
+    blocked_keep: float = 0.0
+    max_moves: int = 3
+
+
+def draw_speeds(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Desired speeds ~ Normal(1.34, 0.26) clipped to [0.8, 1.8] m/s (float32)."""
+    v = rng.normal(FREE_SPEED_MEAN, FREE_SPEED_SD, n)
+    return np.clip(v, *FREE_SPEED_RANGE).astype(np.float32)
+
+
+@dataclass
+class Crowd:
+    """The crowd as arrays, with fixed capacity; slots are reused only via :meth:`add`.
+
+    Attributes:
+        fields: the floor fields agents walk on (one per destination).
+        capacity: number of agent slots.
+        params: CA parameters.
+        ix, iy: int32 cell of each agent (-1 if never placed).
+        speed: float32 desired speed (m/s); the lead may overwrite (e.g. flight speed).
+        dest: int32 destination (floor-field index) per agent; may be changed at any time.
+        active: bool, agent on the grid.
+        budget: float32 walking budget (m) accumulated but not yet spent on a move.
+        odometer: float64 progress walked down the floor fields (m), for speed measurement.
+        occ: int32 ``(ny, nx)`` agent index per cell, -1 if empty floor, -2 if wall.
+        counts: int64 arrivals per target label (exits).
+        time: simulated time (s).
+
+    """
+
+    fields: FloorFields
+    capacity: int
+    params: MotionParams = field(default_factory=MotionParams)
+    periodic_x: bool = False
+
+    def __post_init__(self) -> None:
+        """Allocate the arrays."""
+        g = self.fields.grid
+        n = self.capacity
+        self.ix = np.full(n, -1, dtype=np.int32)
+        self.iy = np.full(n, -1, dtype=np.int32)
+        self.speed = np.zeros(n, dtype=np.float32)
+        self.dest = np.zeros(n, dtype=np.int32)
+        self.active = np.zeros(n, dtype=bool)
+        self.budget = np.zeros(n, dtype=np.float32)
+        self.odometer = np.zeros(n, dtype=np.float64)
+        self.occ = np.where(g.walkable, -1, -2).astype(np.int32)
+        self.counts = np.zeros(max(self.fields.n_labels, 1), dtype=np.int64)
+        self.time = 0.0
+        self._walk = g.walkable.astype(np.bool_)
+        self._next = 0
+
+    @property
+    def grid(self) -> Grid:
+        """The grid."""
+        return self.fields.grid
+
+    @property
+    def n_active(self) -> int:
+        """Number of agents on the grid."""
+        return int(np.count_nonzero(self.active))
+
+    def add(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        dest: np.ndarray | int,
+        rng: np.random.Generator,
+        speed: np.ndarray | None = None,
+        max_search: int = 25,
+    ) -> np.ndarray:
+        """Add agents near points ``(x, y)`` (each at the nearest free walkable cell).
+
+        Returns the slot indices of the placed agents (agents with no free cell within
+        ``max_search`` cells are dropped).
+        """
+        x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+        y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+        n = x.shape[0]
+        if self._next + n > self.capacity:
+            raise ValueError("crowd capacity exceeded")
+        slots = np.arange(self._next, self._next + n, dtype=np.int64)
+        cx, cy = self.grid.cell_of(x, y)
+        K.place_agents(
+            self._walk, self.occ, cx.astype(np.int64), cy.astype(np.int64), slots,
+            self.ix, self.iy, max_search,
+        )  # fmt: skip
+        placed = slots[self.ix[slots] >= 0]
+        self._next += n
+        self.speed[slots] = draw_speeds(rng, n) if speed is None else speed
+        self.dest[slots] = dest
+        self.active[placed] = True
+        self.budget[slots] = rng.random(n).astype(np.float32) * 0.4 * self.grid.cell
+        return placed
+
+    def fill_mask(
+        self, mask: np.ndarray, n: int, dest: np.ndarray | int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Add ``n`` agents on distinct random free walkable cells of ``mask``."""
+        free = np.flatnonzero(mask & self._walk & (self.occ < 0))
+        if n > free.size:
+            raise ValueError(f"only {free.size} free cells for {n} agents")
+        pick = rng.choice(free, size=n, replace=False)
+        iy, ix = np.unravel_index(pick, self.grid.shape)
+        x, y = self.grid.centre(ix, iy)
+        return self.add(x, y, dest, rng)
+
+    def step(self, rng: np.random.Generator, dt: float | None = None) -> int:
+        """Advance the crowd by one step; return the number of agents removed at sinks."""
+        p = self.params
+        dt = p.dt if dt is None else dt
+        seed = int(rng.integers(0, 2**31 - 1))
+        period = self.grid.nx * self.grid.cell if self.periodic_x else 0.0
+        removed = K.step_kernel(
+            self.fields.fields, self.fields.sink, self.fields.labels, self.occ,
+            self.ix, self.iy, self.speed, self.dest, self.active, self.budget, self.odometer,
+            self.counts, p.time_gap, p.overtake_max, p.lookahead, dt, self.grid.cell, period,
+            p.noise, p.r_min, p.cost_floor, p.budget_cap, p.blocked_keep, p.max_moves, seed,
+        )  # fmt: skip
+        self.time += dt
+        return int(removed)
+
+    def place(
+        self,
+        slots: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        dest: np.ndarray | int,
+        speed: np.ndarray,
+        max_search: int = 60,
+    ) -> np.ndarray:
+        """Put the given ``slots`` on the grid at the free cells nearest ``(x, y)``.
+
+        For a caller that owns the slot numbering (one slot per person). Slots already on the
+        grid are moved. Returns the slots placed; those with no free cell within
+        ``max_search`` cells stay off the grid.
+        """
+        slots = np.atleast_1d(np.asarray(slots, dtype=np.int64))
+        if slots.size == 0:
+            return slots
+        self.remove(slots)
+        cx, cy = self.grid.cell_of(np.atleast_1d(x), np.atleast_1d(y))
+        K.place_agents(
+            self._walk, self.occ, cx.astype(np.int64), cy.astype(np.int64), slots,
+            self.ix, self.iy, max_search,
+        )  # fmt: skip
+        placed = slots[self.ix[slots] >= 0]
+        self.active[placed] = True
+        self.dest[slots] = dest
+        self.speed[slots] = speed
+        self.budget[slots] = 0.0
+        self._next = max(self._next, int(slots.max()) + 1)
+        return placed
+
+    def remove(self, idx: np.ndarray | int) -> None:
+        """Take agents off the grid (e.g. casualties, people leaving by other means).
+
+        Their slots are not reused; arrival counts are not touched.
+        """
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        idx = idx[self.active[idx]]
+        self.occ[self.iy[idx], self.ix[idx]] = -1
+        self.active[idx] = False
+
+    def set_fields(self, fields: FloorFields) -> None:
+        """Swap in new floor fields on the same lattice (exit closed, new destinations).
+
+        ``dest`` indices then refer to the new stack; the lead must remap them if needed.
+        Walls of the new grid must not cover any active agent.
+        """
+        if fields.grid.shape != self.grid.shape:
+            raise ValueError("new fields are on a different lattice")
+        walk = fields.grid.walkable
+        if not walk[self.iy[self.active], self.ix[self.active]].all():
+            raise ValueError("an active agent stands on a cell the new grid walls up")
+        occ = np.where(walk, -1, -2).astype(np.int32)
+        act = np.flatnonzero(self.active)
+        occ[self.iy[act], self.ix[act]] = act
+        self.fields = fields
+        self.occ = occ
+        self._walk = walk.astype(np.bool_)
+        self.counts = np.zeros(max(fields.n_labels, 1), dtype=np.int64)
+
+    def run(self, rng: np.random.Generator, duration: float) -> int:
+        """Step for ``duration`` seconds; return the total removed."""
+        steps = round(duration / self.params.dt)
+        return sum(self.step(rng) for _ in range(steps))
+
+    def positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centre coordinates ``(x, y)`` of all slots (meaningless where inactive)."""
+        return self.grid.centre(self.ix, self.iy)
+
+    def density(self, half: int = 1) -> np.ndarray:
+        """Local density (persons/m²) per cell over a ``(2*half+1)`` cell square window.
+
+        With 0.4 m cells and ``half=1`` the window is 1.2 m x 1.2 m (1.44 m²).  Walls inside
+        the window count as empty floor, so densities next to walls are underestimated.
+        """
+        return K.box_density(self.occ, half, self.grid.cell**2)
+
+    def density_at_agents(self, half: int = 1) -> np.ndarray:
+        """Local density (persons/m²) at each slot's cell (0 for inactive slots)."""
+        d = self.density(half)
+        out = np.zeros(self.capacity, dtype=np.float32)
+        a = self.active
+        out[a] = d[self.iy[a], self.ix[a]]
+        return out
+
+    def peak_density(self, half: int = 1) -> float:
+        """Largest local density (persons/m²) anywhere."""
+        return float(self.density(half).max())

@@ -1,0 +1,206 @@
+"""Validation scenarios of the movement engine (used by tests/motion, benchmarks and docs).
+
+Each function builds its geometry, runs the cellular automaton with a seeded generator and
+returns the measured quantity.  References: Weidmann (1993) for free speed and the
+fundamental diagram; Seyfried et al. and Kretz et al. (2006) for bottleneck flows
+(see REFERENCES.md, Crowd).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.motion.crowd import Crowd, MotionParams
+from sim.motion.fields import build_fields, periodic_x_field
+from sim.motion.grid import Rect, build_grid, open_width
+
+WEIDMANN_V0 = 1.34
+WEIDMANN_GAMMA = 1.913
+WEIDMANN_RHO_MAX = 5.4
+
+
+def weidmann_speed(rho: np.ndarray | float) -> np.ndarray:
+    """Weidmann's v(ρ) = v0 (1 − exp(−γ (1/ρ − 1/ρmax))) in m/s."""
+    rho = np.asarray(rho, dtype=float)
+    return WEIDMANN_V0 * (1.0 - np.exp(-WEIDMANN_GAMMA * (1.0 / rho - 1.0 / WEIDMANN_RHO_MAX)))
+
+
+def free_walk_time(
+    speed: float = 1.33, length: float = 40.0, width: float = 2.0, seed: int = 0
+) -> float:
+    """Time (s) one person at ``speed`` needs to walk a ``width`` x ``length`` corridor.
+
+    Starts in the first cell column, arrives on entering the last one.
+    """
+    g = build_grid((0.0, 0.0, length, width))
+    tgt = g.rect_mask((length - g.cell, 0.0, length, width))
+    ff = build_fields(g, [tgt])
+    c = Crowd(ff, capacity=1)
+    rng = np.random.default_rng(seed)
+    c.add([g.cell / 2], [width / 2], 0, rng, speed=np.array([speed], np.float32))
+    c.budget[:] = 0.0
+    while c.n_active and c.time < 10 * length / speed:
+        c.step(rng)
+    return c.time
+
+
+def fundamental_diagram(
+    densities: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 4.0),
+    length: float = 20.0,
+    width: float = 4.0,
+    warmup: float = 20.0,
+    measure: float = 40.0,
+    seed: int = 1,
+    params: MotionParams | None = None,
+) -> np.ndarray:
+    """Mean speed (m/s) in a corridor periodic in x at each global density (persons/m²).
+
+    Agents are placed on random cells with desired speeds drawn from N(1.34, 0.26); the speed
+    is the mean progress over ``measure`` seconds after ``warmup`` seconds.
+    """
+    out = []
+    for rho in densities:
+        g = build_grid((0.0, 0.0, length, width))
+        ff = periodic_x_field(g)
+        n = round(rho * length * width)
+        c = Crowd(ff, capacity=n, params=params or MotionParams(), periodic_x=True)
+        rng = np.random.default_rng(seed)
+        c.fill_mask(g.walkable, n, 0, rng)
+        c.run(rng, warmup)
+        start = c.odometer.copy()
+        c.run(rng, measure)
+        out.append(float(np.mean(c.odometer - start) / measure))
+    return np.array(out)
+
+
+@dataclass
+class BottleneckResult:
+    """Outcome of :func:`bottleneck_flow`."""
+
+    nominal_width: float
+    effective_width: float
+    flow: float
+    """persons/s through the opening in steady state."""
+
+    @property
+    def specific_flow_effective(self) -> float:
+        """persons/(m·s) per represented width."""
+        return self.flow / self.effective_width
+
+    @property
+    def specific_flow_nominal(self) -> float:
+        """persons/(m·s) per nominal width."""
+        return self.flow / self.nominal_width
+
+
+def bottleneck_geometry(
+    lo: float, hi: float, room: float = 10.0, height: float = 10.0, cell: float = 0.4
+) -> tuple:
+    """Room, 0.4 m wall with an opening, 3.2 m of free space and a sink strip.
+
+    The room is ``room`` x ``height`` m, the wall at x = ``room`` has an opening [lo, hi] in
+    y, the sink is the last 0.8 m.  Returns (grid, fields, room_mask, line across the wall).
+    """
+    area = (0.0, 0.0, room + 4.0, height)
+    walls: list[Rect] = [(room, 0.0, room + 0.4, lo), (room, hi, room + 0.4, height)]
+    g = build_grid(area, walls, cell=cell)
+    ff = build_fields(g, [g.rect_mask((room + 3.2, 0.0, room + 4.0, height))])
+    return g, ff, g.rect_mask((0.0, 0.0, room, height)), g.rect_mask((room, 0, room + 0.4, height))
+
+
+def bottleneck_flow(
+    lo: float,
+    hi: float,
+    n: int = 300,
+    seed: int = 2,
+    room: float = 10.0,
+    height: float = 10.0,
+    params: MotionParams | None = None,
+) -> BottleneckResult:
+    """Steady-state flow through an opening from ``lo`` to ``hi`` (m) in a wall.
+
+    ``n`` people start at random in the room; the flow is the slope of cumulative passages
+    between the 20th and 80th percentile of the passage times (the queue persists all along).
+    """
+    g, ff, room_mask, line = bottleneck_geometry(lo, hi, room, height)
+    c = Crowd(ff, capacity=n, params=params or MotionParams())
+    rng = np.random.default_rng(seed)
+    c.fill_mask(room_mask, n, 0, rng)
+    passed = np.zeros(n, dtype=bool)
+    times: list[float] = []
+    x_out = room + 0.4
+    while c.n_active and c.time < 2000:
+        c.step(rng)
+        x, _ = c.positions()
+        new = ~passed & ((x > x_out) | ~c.active)
+        times += [c.time] * int(new.sum())
+        passed |= new
+    t = np.array(times)
+    a, b = int(0.2 * n), int(0.8 * n)
+    return BottleneckResult(hi - lo, open_width(g, line), (b - a) / (t[b] - t[a]))
+
+
+def evacuation_geometry(
+    open_exits: tuple[int, ...] = (0, 1, 2, 3),
+    size: tuple[float, float] = (25.6, 20.0),
+    door: float = 1.0,
+) -> tuple:
+    """A room with four doors of nominal width ``door``, one in the middle of each wall.
+
+    With the default 25.6 m x 20 m room the door centres lie on lattice lines, so a 1.0 m
+    (or 0.8 m) door is represented by 2 cells (0.8 m), see :mod:`sim.motion.grid`.
+
+    The room ``[0, W] x [0, H]`` is surrounded by a 0.4 m wall and 3.6 m of outside space;
+    the outermost 0.8 m in front of each door is that exit's target (label = exit number:
+    0 west, 1 east, 2 south, 3 north).  Closed doors are walled up.  The sink sits ~3 m beyond
+    the door on purpose: a sink right behind a door removes people the moment they pass, so
+    the next one sees an empty way ahead and the door's flow is overestimated (~+80 %).
+    Returns (grid, fields, room_mask).
+    """
+    w, h = size
+    t, s = 0.4, 3.6
+    area = (-t - s, -t - s, w + t + s, h + t + s)
+    cx, cy = w / 2, h / 2
+    walls: list[Rect] = []
+    half = door / 2
+    for k, (is_open, horiz) in enumerate(
+        ((0 in open_exits, False), (1 in open_exits, False), (2 in open_exits, True),
+         (3 in open_exits, True))
+    ):  # fmt: skip
+        c0 = cx if horiz else cy
+        lo, hi = (c0 - half, c0 + half) if is_open else (c0, c0)
+        if not horiz:
+            x0 = -t if k == 0 else w
+            walls += [(x0, -t, x0 + t, lo), (x0, hi, x0 + t, h + t)]
+        else:
+            y0 = -t if k == 2 else h
+            walls += [(-t, y0, lo, y0 + t), (hi, y0, w + t, y0 + t)]
+    g = build_grid(area, walls)
+    tg = [
+        g.rect_mask((area[0], cy - 3.0, area[0] + 0.8, cy + 3.0)),
+        g.rect_mask((area[2] - 0.8, cy - 3.0, area[2], cy + 3.0)),
+        g.rect_mask((cx - 3.0, area[1], cx + 3.0, area[1] + 0.8)),
+        g.rect_mask((cx - 3.0, area[3] - 0.8, cx + 3.0, area[3])),
+    ]
+    ff = build_fields(g, tg, destinations=[list(open_exits)])
+    room = g.rect_mask((0.0, 0.0, w, h))
+    return g, ff, room
+
+
+def evacuation_time(
+    open_exits: tuple[int, ...] = (0, 1, 2, 3),
+    n: int = 1000,
+    seed: int = 3,
+    params: MotionParams | None = None,
+    door: float = 1.0,
+) -> tuple[float, np.ndarray]:
+    """Time (s) until all ``n`` people leave the room; also the per-exit counts."""
+    _g, ff, room = evacuation_geometry(open_exits, door=door)
+    c = Crowd(ff, capacity=n, params=params or MotionParams())
+    rng = np.random.default_rng(seed)
+    c.fill_mask(room, n, 0, rng)
+    while c.n_active and c.time < 3600:
+        c.step(rng)
+    return c.time, c.counts.copy()
