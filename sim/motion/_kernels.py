@@ -63,6 +63,7 @@ def step_kernel(
     iy: np.ndarray,
     speed: np.ndarray,
     dest: np.ndarray,
+    stop: np.ndarray,
     active: np.ndarray,
     budget: np.ndarray,
     odometer: np.ndarray,
@@ -79,9 +80,16 @@ def step_kernel(
     budget_cap: float,
     blocked_keep: float,
     max_moves: int,
+    swaps: bool,
+    swap_speed: float,
     seed: int,
 ) -> int:
     """Advance all active agents by ``dt`` in random sequential order; return removals.
+
+    An agent rests where its field is at most its ``stop`` distance (0: on the target). With
+    ``swaps``, a walker with no free downhill cell may change places with a resting neighbour
+    downhill, squeezing past at ``swap_speed`` (at most one swap per step); the one displaced
+    walks back to rest by itself.
 
     ``seed`` (from the caller's ``numpy.random.Generator``) seeds the kernel's own
     xorshift64* stream, so a step is a deterministic function of the state and the seed.
@@ -125,8 +133,8 @@ def step_kernel(
             cx = ix[i]
             cy = iy[i]
             fc = fields[d, cy, cx]
-            if fc == 0.0 and not periodic:
-                # arrived at an attractor (sinks remove on arrival): no downhill move exists
+            if (fc == 0.0 or fc <= stop[i]) and not periodic:
+                # arrived (sinks remove on arrival), or within its own resting distance
                 if first:
                     b = 0.0
                 break
@@ -187,6 +195,47 @@ def step_kernel(
                     best = nc
                 nc += 1
             if best < 0:
+                if first and swaps:
+                    # squeeze past someone standing: swap with the best downhill neighbour
+                    sw = -1
+                    sw_s = -1e30
+                    sw_dec = 0.0
+                    for k in range(8):
+                        x = cx + DX[k]
+                        y = cy + DY[k]
+                        if x < 0 or x >= nx or y < 0 or y >= ny:
+                            continue
+                        j = occ[y, x]
+                        if j < 0 or fields[dest[j], y, x] > stop[j]:
+                            continue  # free (handled above), a wall, or someone walking
+                        if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
+                            continue
+                        dec = fc - fields[d, y, x]
+                        ln = diag_len if (k & 1) else cell
+                        if dec / ln < r_min:
+                            continue
+                        sc = dec / ln + noise * _rand(state)
+                        if sc > sw_s:
+                            sw_s = sc
+                            sw = k
+                            sw_dec = dec
+                    if sw >= 0:
+                        x = cx + DX[sw]
+                        y = cy + DY[sw]
+                        ln = diag_len if (sw & 1) else cell
+                        b = b + min(v0, swap_speed) * dt
+                        sw_cost = max(min(sw_dec, ln), cost_floor * ln)
+                        if b >= sw_cost:
+                            b -= sw_cost
+                            j = occ[y, x]
+                            occ[cy, cx] = j
+                            ix[j] = cx
+                            iy[j] = cy
+                            occ[y, x] = i
+                            ix[i] = x
+                            iy[i] = y
+                            odometer[i] += sw_dec
+                        break
                 if first:
                     b = b * blocked_keep
                 break
@@ -239,7 +288,9 @@ def step_kernel(
                 first = False
                 # Walking budget accrues at the headway speed of the chosen direction.
                 b = b + ch_v * dt
-            cost = max(ch_dec, cost_floor * ln)
+            # charge the distance gained, which a distance field never makes longer than the
+            # step (capped at it where a composite field jumps)
+            cost = max(min(ch_dec, ln), cost_floor * ln)
             if b < cost:
                 break
             b -= cost
@@ -338,4 +389,22 @@ def box_density(occ: np.ndarray, half: int, cell_area: float) -> np.ndarray:
             x1 = min(x + half + 1, nx)
             s = c[y1, x1] - c[y0, x1] - c[y1, x0] + c[y0, x0]
             out[y, x] = s / area
+    return out
+
+
+@njit(cache=True)
+def density_at(
+    occ: np.ndarray, ix: np.ndarray, iy: np.ndarray, half: int, cell_area: float
+) -> np.ndarray:
+    """Persons/m² in the ``(2h+1)²`` window around each given cell (as :func:`box_density`)."""
+    ny, nx = occ.shape
+    out = np.empty(ix.shape[0], dtype=np.float32)
+    area = (2 * half + 1) ** 2 * cell_area
+    for k in range(ix.shape[0]):
+        s = 0
+        for y in range(max(iy[k] - half, 0), min(iy[k] + half + 1, ny)):
+            for x in range(max(ix[k] - half, 0), min(ix[k] + half + 1, nx)):
+                if occ[y, x] >= 0:
+                    s += 1
+        out[k] = s / area
     return out

@@ -82,6 +82,9 @@ class MotionParams:
         blocked_keep: fraction of its budget an agent keeps when every downhill cell is taken
             (0: it must start again, a reaction time of about one cell's walking time).
         max_moves: maximum cell moves per agent per step.
+        swaps: a blocked walker may change places with a resting neighbour downhill (people
+            standing in a crowd let others squeeze past); off for the validation cases.
+        swap_speed: speed (m/s) at which a walker squeezes past someone resting (E).
 
     """
 
@@ -95,6 +98,8 @@ class MotionParams:
     budget_cap: float = 0.57
     blocked_keep: float = 0.0
     max_moves: int = 3
+    swaps: bool = False
+    swap_speed: float = 0.4
 
 
 def draw_speeds(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -114,6 +119,8 @@ class Crowd:
         ix, iy: int32 cell of each agent (-1 if never placed).
         speed: float32 desired speed (m/s); the lead may overwrite (e.g. flight speed).
         dest: int32 destination (floor-field index) per agent; may be changed at any time.
+        stop: float32 distance (m) from the destination's target at which the agent rests
+            (0: walks onto the target); may be changed at any time.
         active: bool, agent on the grid.
         budget: float32 walking budget (m) accumulated but not yet spent on a move.
         odometer: float64 progress walked down the floor fields (m), for speed measurement.
@@ -136,6 +143,7 @@ class Crowd:
         self.iy = np.full(n, -1, dtype=np.int32)
         self.speed = np.zeros(n, dtype=np.float32)
         self.dest = np.zeros(n, dtype=np.int32)
+        self.stop = np.zeros(n, dtype=np.float32)
         self.active = np.zeros(n, dtype=bool)
         self.budget = np.zeros(n, dtype=np.float32)
         self.odometer = np.zeros(n, dtype=np.float64)
@@ -208,9 +216,11 @@ class Crowd:
         period = self.grid.nx * self.grid.cell if self.periodic_x else 0.0
         removed = K.step_kernel(
             self.fields.fields, self.fields.sink, self.fields.labels, self.occ,
-            self.ix, self.iy, self.speed, self.dest, self.active, self.budget, self.odometer,
+            self.ix, self.iy, self.speed, self.dest, self.stop, self.active, self.budget,
+            self.odometer,
             self.counts, p.time_gap, p.overtake_max, p.lookahead, dt, self.grid.cell, period,
-            p.noise, p.r_min, p.cost_floor, p.budget_cap, p.blocked_keep, p.max_moves, seed,
+            p.noise, p.r_min, p.cost_floor, p.budget_cap, p.blocked_keep, p.max_moves,
+            p.swaps, p.swap_speed, seed,
         )  # fmt: skip
         self.time += dt
         return int(removed)
@@ -242,6 +252,7 @@ class Crowd:
         placed = slots[self.ix[slots] >= 0]
         self.active[placed] = True
         self.dest[slots] = dest
+        self.stop[slots] = 0.0
         self.speed[slots] = speed
         self.budget[slots] = 0.0
         self._next = max(self._next, int(slots.max()) + 1)
@@ -292,6 +303,14 @@ class Crowd:
         the window count as empty floor, so densities next to walls are underestimated.
         """
         return K.box_density(self.occ, half, self.grid.cell**2)
+
+    def density_of(self, slots: np.ndarray, half: int = 1) -> np.ndarray:
+        """Local density (persons/m²) at the cells of the given on-grid ``slots``.
+
+        The same window as :meth:`density`, computed only where asked (cheap for few slots).
+        """
+        slots = np.asarray(slots, dtype=np.int64)
+        return K.density_at(self.occ, self.ix[slots], self.iy[slots], half, self.grid.cell**2)
 
     def density_at_agents(self, half: int = 1) -> np.ndarray:
         """Local density (persons/m²) at each slot's cell (0 for inactive slots)."""
