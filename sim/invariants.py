@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from matplotlib.path import Path as MplPath
 
-from sim.crowd import IS_STANDING, JAM_DENSITY, State
+from sim.crowd import IS_STANDING, State
 from sim.errors import RunError
 from sim.screening import Lane
 from sim.units import Fixed, Normal, Uniform
@@ -157,10 +157,13 @@ class InvariantChecker:
         venue = model.scenario.venue
         self.width, self.height = float(venue.width_m), float(venue.height_m)
         self.walls = [(w.rect, MplPath(w.corners())) for w in venue.walls]
+        self.doors = np.array([d[1:] for d in model.layout.doors], dtype=float).reshape(-1, 4)
+        params = model.motion.params
+        #: the lattice charges a move at least cost_floor × its length, from a budget that
+        #: grows by speed × dt and holds at most budget_cap: the farthest a step can take anyone
+        self.cost_floor, self.budget_cap = float(params.cost_floor), float(params.budget_cap)
         self.prev_xy = cw.xy.copy()
         self.prev_state = cw.state.copy()
-        self.prev_waiting = cw.waiting_exit.copy()
-        self.exit_len_bound = np.zeros(len(model.exits.queues), dtype=np.int64)
         self.milestones = self._milestones()
         self.harmed = 0
         self.n_events = 0
@@ -191,7 +194,6 @@ class InvariantChecker:
         self._non_negative()
         self.prev_xy = cw.xy.copy()
         self.prev_state = cw.state.copy()
-        self.prev_waiting = cw.waiting_exit.copy()
         self.step += 1
 
     def check_row(self, row: dict[str, Any]) -> None:
@@ -260,28 +262,15 @@ class InvariantChecker:
             self.fail(
                 CONSERVATION, "people in a screening lane who are not queuing there once", stray
             )
-        for k, queue in enumerate(self.model.exits.queues):
-            q = np.asarray(queue, dtype=np.int64)
-            if len(q) and (
-                len(set(queue)) != len(queue)
-                or not (cw.state[q] == State.FLEEING).all()
-                or not cw.waiting_exit[q].all()
-                or not (cw.exit[q] == k).all()
-            ):
-                bad = q[(cw.state[q] != State.FLEEING) | ~cw.waiting_exit[q] | (cw.exit[q] != k)]
-                self.fail(
-                    CONSERVATION,
-                    f"exit {k}'s queue holds people who are not fleeing through it, or twice",
-                    bad if len(bad) else q,
-                )
-        waiting = set(np.flatnonzero(cw.waiting_exit).tolist())
-        queued = {int(p) for queue in self.model.exits.queues for p in queue}
-        if waiting != queued:
-            self.fail(
-                CONSERVATION,
-                "people marked waiting at an exit are not in its queue (or the reverse)",
-                sorted(waiting ^ queued),
-            )
+        # the lattice holds exactly the people walking or standing in the venue, one per cell
+        m = self.model.motion
+        on = np.flatnonzero(m.active[: self.n])
+        wrong = on[~IS_STANDING[cw.state[on]] | (cw.state[on] == State.QUEUING)]
+        if len(wrong):
+            self.fail(CONSERVATION, "people on the lattice who are not in the venue", wrong)
+        cells = m.iy[on].astype(np.int64) * m.grid.nx + m.ix[on]
+        if len(np.unique(cells)) != len(on) or not (m.occ.ravel()[cells] == on).all():
+            self.fail(CONSERVATION, "two people on one lattice cell, or the cells disagree")
 
     def _arrival_time(self) -> None:
         """Nobody arrives before their time, nor is left waiting outside the run after it."""
@@ -331,13 +320,17 @@ class InvariantChecker:
                 )
 
     def _in_area(self, xy: np.ndarray) -> np.ndarray:
-        return (
+        """In the area, or in the strip beyond one of its doors (on the way out)."""
+        inside = (
             np.isfinite(xy).all(axis=1)
             & (xy[:, 0] >= -TOL_M)
             & (xy[:, 0] <= self.width + TOL_M)
             & (xy[:, 1] >= -TOL_M)
             & (xy[:, 1] <= self.height + TOL_M)
         )
+        for x0, y0, x1, y1 in self.doors:
+            inside |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+        return inside
 
     def _killed_still(self) -> None:
         """A killed person never changes state again and never moves again."""
@@ -351,34 +344,32 @@ class InvariantChecker:
             self.fail(KILLED_STILL, f"{len(moved)} killed people moved", moved)
 
     def _max_speed(self, changed: np.ndarray) -> None:
-        """People move at most their own top speed × dt, never above the documented maximum.
+        """People walk at most as far as the lattice lets their speed take them in a step.
 
-        The top speed is the desired walking speed, or for people fleeing before or after the
-        step (or hurt or gone since the last step, who may have fled first) the larger of
-        walking and flight speed; the documented maxima are those of the
-        ``crowd.speed`` and ``crowd.flight_speed`` distributions (:func:`dist_upper`).
+        The lattice charges each move at least ``cost_floor`` × its length, from a budget that
+        grows by speed × dt and holds at most ``budget_cap``: nobody moves more than
+        ``(budget_cap + speed × dt) / cost_floor`` in a step. Speed is the desired walking
+        speed, or the larger of walking and flight speed for people fleeing before or after
+        the step (or hurt or gone since, who may have fled first); it never exceeds the
+        documented maxima of ``crowd.speed`` and ``crowd.flight_speed``.
 
-        Exempt, because the model places rather than walks them: people appearing this step
-        (planned before), people in a screening queue before or after the step, and people
-        waiting at an exit before or after the step. Queued and exit-waiting people are held
-        to their own bounds by :meth:`_queue_placement`. Someone arriving before the step may
-        have joined a lane, been put at its place and left it (fled) within the step: they
-        must then be within their top speed × dt of a place of some lane.
+        Exempt, because the model places rather than walks them: people put on the lattice
+        this step (arrived, screened, stepped out of a line, re-placed), and people in a
+        screening line before or after the step (held to :meth:`_queue_placement`).
         """
         cw, dt = self.model.crowd, float(self.model.dt)
         exempt = (
             (self.prev_state == State.PLANNED)
             | (self.prev_state == State.QUEUING)
             | (cw.state == State.QUEUING)
-            | self.prev_waiting
-            | cw.waiting_exit
         )
+        placed = np.asarray(getattr(self.model, "placed_now", []), dtype=np.int64)
+        exempt[placed] = True
         idx = np.flatnonzero(~exempt)
         if len(idx) == 0:
             return
         moved = np.hypot(*(cw.xy[idx] - self.prev_xy[idx]).T)
         now, before = cw.state[idx], self.prev_state[idx]
-        # who fled this step may have been hurt or left by the end of it
         fleeing = (
             (now == State.FLEEING)
             | (before == State.FLEEING)
@@ -389,21 +380,15 @@ class InvariantChecker:
             np.minimum(np.maximum(cw.speed[idx], cw.flight_speed[idx]), self.max_speed),
             np.minimum(cw.speed[idx], self.max_walk),
         )
-        limit = own * dt * (1 + 1e-9) + TOL_M
+        limit = (self.budget_cap + own * dt) / self.cost_floor * (1 + 1e-6) + TOL_M
         too_far = ~(moved <= limit)  # NaN counts as too far
-        # arriving people may join a lane, be put at its place, and leave it in one step
-        joined = too_far & (self.prev_state[idx] == State.ARRIVING)
-        if joined.any():
-            sub = np.flatnonzero(joined)
-            near = self._lane_place_distance(cw.xy[idx[sub]], len(changed))
-            too_far[sub] = ~(near <= limit[sub])
         fast = idx[too_far]
         if len(fast):
             over = np.where(too_far, np.nan_to_num(moved - limit, nan=np.inf), -np.inf)
             k = int(np.argmax(over))
             self.fail(
                 MAX_SPEED,
-                f"{len(fast)} people moved farther than their top speed × dt "
+                f"{len(fast)} people moved farther than their speed allows in a step "
                 f"(worst {moved[k]:.3g} m in {dt:g} s, limit {limit[k]:.3g} m; documented "
                 f"maximum speed {self.max_speed if fleeing[k] else self.max_walk:g} m/s "
                 f"{'fleeing' if fleeing[k] else 'walking'})",
@@ -411,13 +396,11 @@ class InvariantChecker:
             )
 
     def _queue_placement(self, n_changed: int) -> None:
-        """People in a screening queue stand at a place of their lane; exit queues in their disc.
+        """People in a screening queue stand at a place of their lane.
 
         A lane puts the person of rank r at ``Lane.place(r)`` (clamped to the area); someone
         who left the lane after the placement of this step leaves the ranks behind them one too
-        high until the next step, hence ranks up to index + people who changed state. Exit
-        queues stand in a half-disc at jam density: rank r within ``sqrt(2 r / (π ρjam))`` of
-        the exit's centre, and the largest rank ever placed bounds everyone there.
+        high until the next step, hence ranks up to index + people who changed state.
         """
         cw = self.model.crowd
         for cp in self.model.checkpoints:
@@ -433,22 +416,6 @@ class InvariantChecker:
                         f"at checkpoint zone {cp.zone}",
                         far,
                     )
-        ex = self.model.exits
-        for k, queue in enumerate(ex.queues):
-            self.exit_len_bound[k] = max(self.exit_len_bound[k], len(queue) + n_changed)
-            if not queue:
-                continue
-            who = np.asarray(queue, dtype=np.int64)
-            radius = math.sqrt(2.0 * self.exit_len_bound[k] / (math.pi * JAM_DENSITY))
-            d = np.hypot(*(cw.xy[who] - ex.centres[k]).T)
-            far = who[~(d <= radius + TOL_M)]
-            if len(far):
-                self.fail(
-                    QUEUE_PLACEMENT,
-                    f"{len(far)} people waiting at exit {k} stand farther than {radius:.3g} m "
-                    "from it",
-                    far,
-                )
 
     def _lane_offsets(self, lane: Lane, xy: np.ndarray, slack: int) -> np.ndarray:
         """Distance of each queued person (in lane order) to the nearest place they may hold."""
@@ -458,19 +425,6 @@ class InvariantChecker:
         places = self.model.geo.clamp(places).reshape(n, slack + 1, 2)
         d = np.hypot(*(places - xy[:, None, :]).transpose(2, 0, 1))
         return np.nan_to_num(d.min(axis=1), nan=np.inf)
-
-    def _lane_place_distance(self, xy: np.ndarray, slack: int) -> np.ndarray:
-        """Distance of each point to the nearest place of any lane (ranks up to length + slack)."""
-        best = np.full(len(xy), np.inf)
-        for cp in self.model.checkpoints:
-            for lane in cp.lanes:
-                n = len(lane.queue) + (lane.serving >= 0) + slack + 1
-                places = self.model.geo.clamp(lane.place(np.arange(1, n + 1)))
-                d = np.hypot(
-                    xy[:, None, 0] - places[None, :, 0], xy[:, None, 1] - places[None, :, 1]
-                )
-                best = np.minimum(best, d.min(axis=1))
-        return best
 
     def _walls(self) -> None:
         """Nobody standing in the venue is inside a wall or obstacle."""

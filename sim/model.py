@@ -24,9 +24,12 @@ import pandas as pd
 from sim import columns as C
 from sim.agents import INTERCEPT_RANGE, Attacker, StaffMember
 from sim.coordination import Message, Network
-from sim.crowd import CAN_REACT, JAM_DENSITY, Crowd, Exits, State, state_mask
+from sim.crowd import CAN_REACT, Crowd, State
 from sim.errors import RunError
 from sim.invariants import InvariantChecker
+from sim.layout import STAY, layout_for
+from sim.motion import Crowd as Lattice
+from sim.motion import MotionParams
 from sim.runs import RunOutput, RunTask, streams
 from sim.schema import (
     ATTACK_MODES,
@@ -36,9 +39,9 @@ from sim.schema import (
     service_time,
 )
 from sim.screening import Checkpoint
-from sim.venue import DENSITY_CELL_M, Geometry
+from sim.venue import Geometry
 
-WALKS = state_mask(State.ARRIVING, State.INSIDE, State.SHELTERING, State.FLEEING)
+MOTION_DT = 0.3  # s: the lattice's calibrated step; a model step takes ceil(dt / 0.3) of them
 SIGHT_RANGE_M = 30.0  # people who see a stabbing or a vehicle attack flee (E)
 BLADE_CHASE_SPEED = 2.0  # m/s (E)
 OCCLUSION_DENSITY = 2.0  # persons/m² at which crowd occlusion halves the chance to notice (E)
@@ -73,7 +76,7 @@ class SoftTargetModel(mesa.Model):
         self._build_crowd()
         self.crushed = np.zeros(self.crowd.n, dtype=bool)
         self._build_screening()
-        self._build_exits()
+        self._build_motion()
         self._build_staff()
         self._draw_threat()
         self.peak_density = 0.0
@@ -103,7 +106,7 @@ class SoftTargetModel(mesa.Model):
                 C.N_KILLED: lambda m: int(m._counts[State.KILLED]),
                 C.N_LEFT: lambda m: int(m._counts[State.LEFT]),
                 C.QUEUE_LEN: lambda m: int(m._counts[State.QUEUING]),
-                C.LOCAL_PEAK_DENSITY: lambda m: float(m.density_grid.max()),
+                C.LOCAL_PEAK_DENSITY: lambda m: m.peak_now,
             }
         )
         self._counts = self.crowd.counts()
@@ -181,7 +184,6 @@ class SoftTargetModel(mesa.Model):
         # warm start: people at attractors and in the queues
         crowd.state[:n0] = State.INSIDE
         crowd.xy[:n0] = crowd.attractor_point[:n0]
-        crowd.goal[:n0] = crowd.attractor_point[:n0]  # already there: not moving
         crowd.dwell_until[:n0] = crowd.dwell[:n0]  # memoryless: a fresh draw is the residual
         crowd.dwell[:n0] = np.nan
         crowd.warm[: n0 + nq] = True
@@ -220,11 +222,65 @@ class SoftTargetModel(mesa.Model):
         self.service = service_time(cfg.screening)
         self.waits: list[float] = []
 
-    def _build_exits(self) -> None:
-        ex = self.geo.of_kind("exit")
-        widths = np.array([self.scenario.venue.zones[self.geo.names[z]].width_m for z in ex])
-        self.exits = Exits(self.geo.centroids[ex].copy(), widths, self.scenario.crowd.exit_flow_pms)
+    def _build_motion(self) -> None:
+        """The lattice and floor fields of the venue; the warm-start crowd stands on it."""
+        self.layout = layout_for(self.scenario.venue)
+        self.placed_now: list[int] = []  # people put on the lattice this step
+        self.motion_steps = max(1, math.ceil(self.dt / MOTION_DT - 1e-9))
+        self.motion = Lattice(
+            self.layout.fields,
+            capacity=max(self.crowd.n, 1),
+            params=MotionParams(dt=self.dt / self.motion_steps, swaps=True),
+        )
+        self.stay = self.layout.dest[STAY]
+        self.zone_dest = np.array([self.layout.dest.get(n, -1) for n in self.geo.names])
+        self.exit_dest = np.asarray(self.layout.exit_dest, dtype=np.int64)
+        zones = self.scenario.venue.zones
+        self.comfort = np.array([zones[n].comfort_density_ppm2 for n in self.geo.names])
         self.shelters = self.geo.of_kind("shelter")
+        self.rho = np.zeros(self.crowd.n, dtype=np.float32)  # local density at each person
+        self.resting = np.zeros(self.crowd.n, dtype=bool)  # at their spot at an attractor
+        self.pressed = np.zeros(self.crowd.n)  # seconds continuously above crush density
+        self.peak_now = 0.0
+        inside = np.flatnonzero(self.crowd.state == State.INSIDE)
+        self._put(inside, self.crowd.attractor_point[inside], self.stay)
+        self._head_for(inside, self.crowd.attractor[inside])
+        self.resting[inside] = True
+
+    def _put(self, idx: np.ndarray, xy: np.ndarray, dest: np.ndarray | int) -> None:
+        """Put people on the lattice near ``xy`` heading for ``dest`` (or standing: stay)."""
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        if len(idx) == 0:
+            return
+        xy = np.atleast_2d(xy)
+        cw, m = self.crowd, self.motion
+        placed = m.place(idx, xy[:, 0], xy[:, 1], dest, cw.current_speed[idx])
+        self.placed_now.extend(idx.tolist())
+        x, y = m.grid.centre(m.ix[placed], m.iy[placed])
+        cw.xy[placed, 0], cw.xy[placed, 1] = x, y
+        if len(placed) < len(idx):
+            self.log("no_room", "crowd", f"n={len(idx) - len(placed)}")
+
+    def _head_for(self, idx: np.ndarray, zones: np.ndarray) -> None:
+        """Send people to attractor (or shelter) ``zones``; each stops at their own spot.
+
+        Their spot is their drawn point in the zone: they walk down the zone's floor field
+        until they are as close to its focus as that point, and rest there, so a zone fills
+        evenly rather than from the focus out. Walkers squeeze past people at rest, and
+        someone pushed back walks back to their own distance.
+        """
+        cw, m = self.crowd, self.motion
+        dest = self.zone_dest[zones]
+        m.dest[idx] = dest
+        ix, iy = m.grid.cell_of(cw.attractor_point[idx, 0], cw.attractor_point[idx, 1])
+        m.stop[idx] = self.layout.fields.fields[dest, iy, ix]
+        self.resting[idx] = False
+
+    def _nearest_exit(self, idx: np.ndarray) -> np.ndarray:
+        """Floor-field index of the exit each person can reach by the shortest walk."""
+        ix, iy = self.motion.grid.cell_of(self.crowd.xy[idx, 0], self.crowd.xy[idx, 1])
+        dist = self.layout.fields.fields[self.exit_dest[:, None], iy[None, :], ix[None, :]]
+        return self.exit_dest[np.argmin(dist, axis=0)]
 
     def _build_staff(self) -> None:
         rng = self.rngs["response"]
@@ -332,6 +388,7 @@ class SoftTargetModel(mesa.Model):
     def step(self) -> None:
         """Advance the run by ``dt`` seconds."""
         self.t = round(self.t + self.dt, 9)
+        self.placed_now = []
         self._arrivals_and_screening()
         self._board_trains()
         self._deliver_messages()
@@ -365,7 +422,7 @@ class SoftTargetModel(mesa.Model):
         spawned = new[cw.spawn_zone[new] >= 0]
         if len(spawned):  # train passengers step onto their platform and head out
             cw.state[spawned] = State.INSIDE
-            cw.xy[spawned] = cw.spawn_point[spawned]
+            self._put(spawned, cw.spawn_point[spawned], self.stay)
             self._leave(spawned)
         new = new[cw.spawn_zone[new] < 0]
         if len(new):
@@ -382,21 +439,23 @@ class SoftTargetModel(mesa.Model):
                         cp.join(int(person), 0.0)
                         cw.state[person] = State.QUEUING
                         cw.queued_at[person] = 0.0
-                    else:
+                    else:  # appear 10 m behind the back of the line and walk to the gate
                         cw.state[person] = State.ARRIVING
                         back_of_line = lane.place(np.array([len(lane.queue) + 1]))[0]
-                        cw.xy[person] = back_of_line + lane.back * 10.0  # walk the last 10 m
-                        cw.set_goal(person, self.geo.clamp(back_of_line[None, :])[0])
+                        start_xy = self.geo.clamp((back_of_line + lane.back * 10.0)[None, :])
                         cw.exit[person] = int(k)  # checkpoint index while arriving
-                self.geo.clamp(cw.xy)
+                        self._put(np.array([person]), start_xy, self.zone_dest[cp.zone])
+                arriving = new[cw.state[new] == State.ARRIVING]
+                self._join_lines(arriving[self.motion.ix[arriving] < 0])  # no room: join now
             else:  # open venue: straight in, by one of the entrances
                 cw.state[new] = State.INSIDE
                 if self.entrances:
                     k = (cw.checkpoint_u[new] * len(self.entrances)).astype(np.int64)
-                    cw.xy[new] = self.geo.centroids[np.asarray(self.entrances)[k]]
+                    where = self.geo.centroids[np.asarray(self.entrances)[k]]
                 else:
-                    cw.xy[new] = self.arrival_point
-                cw.set_goal(new, cw.attractor_point[new])
+                    where = np.repeat(self.arrival_point[None, :], len(new), axis=0)
+                self._put(new, where, self.stay)
+                self._head_for(new, cw.attractor[new])
         # screening
         rng = self.rngs["screening"]
         for cp in self.checkpoints:
@@ -408,9 +467,10 @@ class SoftTargetModel(mesa.Model):
                 if not cw.warm[person]:
                     self.waits.append(cp.started[person] - cp.joined[person])
                 cw.state[person] = State.INSIDE
-                cw.set_goal(person, cw.attractor_point[person])
+                through = cw.xy[person] - cp.lanes[0].back * 1.6  # past the lane, inside
+                self._put(np.array([person]), through[None, :], self.stay)
+                self._head_for(np.array([person]), cw.attractor[person : person + 1])
             cp.positions(cw.xy)
-        self.geo.clamp(cw.xy)
 
     # ------------------------------------------------------------------- threat phases ---
 
@@ -508,7 +568,7 @@ class SoftTargetModel(mesa.Model):
             if cw.state[p] == State.QUEUING:
                 for cp in self.checkpoints:
                     cp.leave(int(p))
-            self._leave_exit_queue(int(p))
+        self.motion.remove(people)
         cw.outside_at_harm[people] = outside
         cw.state[people] = np.where(killed, State.KILLED, State.INJURED)
         self.log(
@@ -516,13 +576,6 @@ class SoftTargetModel(mesa.Model):
             f"attacker:{a.ident}",
             f"killed={int(killed.sum())} injured={int((~killed).sum())}",
         )
-
-    def _leave_exit_queue(self, person: int) -> None:
-        if self.crowd.waiting_exit[person]:
-            k = int(self.crowd.exit[person])
-            if person in self.exits.queues[k]:
-                self.exits.queues[k].remove(person)
-            self.crowd.waiting_exit[person] = False
 
     def _alarm(self, point: np.ndarray, radius: float) -> None:
         """People within ``radius`` of ``point`` flee after their reaction delay."""
@@ -763,12 +816,17 @@ class SoftTargetModel(mesa.Model):
             inside = idx[cw.state[idx] == State.INSIDE]
             cw.flee_at[inside] = np.inf
             z = np.asarray(self.shelters)
-            d = np.hypot(
-                cw.xy[inside, None, 0] - self.geo.centroids[z, 0],
-                cw.xy[inside, None, 1] - self.geo.centroids[z, 1],
-            )
+            ix, iy = self.motion.grid.cell_of(cw.xy[inside, 0], cw.xy[inside, 1])
+            walk = self.layout.fields.fields[self.zone_dest[z][:, None], iy[None, :], ix[None, :]]
             cw.state[inside] = State.SHELTERING
-            cw.set_goal(inside, self.geo.centroids[z[np.argmin(d, axis=1)]])
+            cw.leaving[inside] = False
+            cw.dwell_until[inside] = np.inf
+            cw.attractor[inside] = z[np.argmin(walk, axis=0)]
+            for k in np.unique(cw.attractor[inside]):  # each to a spot in their shelter
+                sel = inside[cw.attractor[inside] == k]
+                u = self.rngs["behaviour"].random((len(sel), 2))
+                cw.attractor_point[sel] = self.geo.sample(int(k), u)
+            self._head_for(inside, cw.attractor[inside])
 
     def _engagement(self) -> None:
         rng = self.rngs["response"]
@@ -811,12 +869,14 @@ class SoftTargetModel(mesa.Model):
     # -------------------------------------------------------------------- crowd motion ---
 
     def _crowd_motion(self) -> None:
-        cw, t = self.crowd, self.t
+        """Reactions, one move of the lattice, and what follows from where people got to."""
+        cw, t, m = self.crowd, self.t, self.motion
         start = np.flatnonzero(cw.flee_at <= t)
         if len(start):
             cw.flee_at[start] = np.inf
             start = start[CAN_REACT[cw.state[start]]]
-            for p in start[cw.state[start] == State.QUEUING]:
+            in_line = start[cw.state[start] == State.QUEUING]
+            for p in in_line:
                 for cp in self.checkpoints:
                     cp.leave(int(p))
             if len(start):
@@ -825,66 +885,86 @@ class SoftTargetModel(mesa.Model):
                 cw.state[start] = State.FLEEING
                 cw.leaving[start] = False
                 cw.dwell_until[start] = np.inf
-                walking = start[~cw.waiting_exit[start]]  # those already at an exit stay there
-                cw.exit[walking] = self.exits.nearest(cw.xy[walking])
-                cw.set_goal(walking, self.exits.centres[cw.exit[walking]])
                 cw.current_speed[start] = np.where(
                     cw.flee_fast[start], cw.flight_speed[start], cw.speed[start]
                 )
-        arrived = cw.walk(WALKS[cw.state] & ~cw.waiting_exit, self.dt)  # one walk per step
-        self._join_lines(arrived[cw.state[arrived] == State.ARRIVING])
-        self._arrived_at_attractor(arrived)
-        self._move_on()
-        # people heading out reaching the crowd in front of their exit join its queue
-        fleeing = np.flatnonzero(
-            ((cw.state == State.FLEEING) | cw.leaving) & ~cw.waiting_exit & WALKS[cw.state]
-        )
-        changed: set[int] = set()
-        if len(fleeing):
-            k = cw.exit[fleeing]
-            radius = np.array([self.exits.radius(e) for e in range(len(self.exits.queues))])
-            d = np.hypot(*(cw.xy[fleeing] - self.exits.centres[k]).T)
-            join = fleeing[d <= radius[k] + 0.5]
-            for p in join:
-                self.exits.queues[int(cw.exit[p])].append(int(p))
-                changed.add(int(cw.exit[p]))
-            cw.waiting_exit[join] = True
-        out = self.exits.pass_through(self.dt)
-        if out:
-            out_idx = np.asarray(out, dtype=np.int64)
-            left = cw.leaving[out_idx]
-            cw.state[out_idx] = np.where(left, State.LEFT, State.EVACUATED)
-            cw.waiting_exit[out_idx] = False
-            cw.leaving[out_idx] = False
-            changed.update(int(e) for e in np.unique(cw.exit[out_idx]))
+                self._put(in_line, cw.xy[in_line], self.stay)  # step out of the line
+                m.dest[start] = self._nearest_exit(start)
+                m.stop[start] = 0.0
+                self.resting[start] = False
+                m.speed[start] = cw.current_speed[start]
+        gone = self._move_crowd()
+        if len(gone):
+            left = cw.leaving[gone] | (cw.state[gone] != State.FLEEING)
+            cw.state[gone] = np.where(left, State.LEFT, State.EVACUATED)
+            cw.leaving[gone] = False
             if not left.all():
                 self.t_last_evacuated = t
-        centre = np.array([self.scenario.venue.width_m, self.scenario.venue.height_m]) / 2
-        for e in changed:
-            if self.exits.queues[e]:
-                who = np.asarray(self.exits.queues[e], dtype=np.int64)
-                cw.xy[who] = self.exits.place(e, centre - self.exits.centres[e])
-                self.geo.clamp_points(cw.xy, who)
+        self._reach_lines()
+        self._settle()
+        self._move_on()
+
+    def _move_crowd(self) -> np.ndarray:
+        """Step the lattice; return who left through an exit; update positions and density."""
+        cw, m = self.crowd, self.motion
+        before = m.active.copy()
+        for _ in range(self.motion_steps):
+            m.step(self.rngs["motion"])
+        on = np.flatnonzero(m.active)
+        x, y = m.grid.centre(m.ix[on], m.iy[on])
+        cw.xy[on, 0], cw.xy[on, 1] = x, y
+        self.rho[:] = 0.0
+        self.rho[on] = m.density_of(on, half=1)  # persons/m² over 1.2 m x 1.2 m around each
+        self.peak_now = float(self.rho[on].max()) if len(on) else 0.0
+        return np.flatnonzero(before & ~m.active)
+
+    def _reach_lines(self) -> None:
+        """Arriving people who reached their checkpoint's zone join its shortest line."""
+        cw, m = self.crowd, self.motion
+        arriving = np.flatnonzero((cw.state == State.ARRIVING) & m.active)
+        for k, cp in enumerate(self.checkpoints):
+            mine = arriving[cw.exit[arriving] == k]
+            mask = self.layout.zone_masks[self.geo.names[cp.zone]]
+            self._join_lines(mine[mask[m.iy[mine], m.ix[mine]]])
 
     def _join_lines(self, reached: np.ndarray) -> None:
-        """Arriving people who reached the back of their checkpoint's line join it."""
+        """Arriving people join the shortest line of their checkpoint (and leave the lattice)."""
         cw = self.crowd
+        self.motion.remove(reached)
         for person in reached:
             cp = self.checkpoints[int(cw.exit[person])]
             cp.join(int(person), self.t)
             cw.state[person] = State.QUEUING
             cw.queued_at[person] = self.t
             cw.exit[person] = -1
-        for cp in self.checkpoints:
-            cp.positions(cw.xy)
+        if len(reached):
+            for cp in self.checkpoints:
+                cp.positions(cw.xy)
 
     def _leave(self, idx: np.ndarray) -> None:
         """Send the people ``idx`` out of the venue by their nearest exit (normal departure)."""
         cw = self.crowd
+        self.resting[idx] = False
+        self.motion.stop[idx] = 0.0
         cw.leaving[idx] = True
         cw.dwell_until[idx] = np.inf
-        cw.exit[idx] = self.exits.nearest(cw.xy[idx])
-        cw.set_goal(idx, self.exits.centres[cw.exit[idx]])
+        self.motion.dest[idx] = self._nearest_exit(idx)
+
+    def _settle(self) -> None:
+        """People reaching their spot at an attractor or shelter start their stay there."""
+        cw, m = self.crowd, self.motion
+        going = np.flatnonzero(
+            ((cw.state == State.INSIDE) | (cw.state == State.SHELTERING))
+            & ~cw.leaving
+            & m.active
+            & ~self.resting
+        )
+        if len(going) == 0:
+            return
+        here = self.layout.fields.fields[m.dest[going], m.iy[going], m.ix[going]]
+        arrived = going[here <= m.stop[going] + 1e-3]
+        self.resting[arrived] = True
+        self._arrived_at_attractor(arrived)
 
     def _arrived_at_attractor(self, arrived: np.ndarray) -> None:
         """People reaching their attractor start their dwell (or wait for their train)."""
@@ -922,7 +1002,7 @@ class SoftTargetModel(mesa.Model):
                 sel = choice == k
                 cw.attractor[stay[sel]] = z
                 cw.attractor_point[stay[sel]] = self.geo.sample(int(z), points[sel])
-            cw.set_goal(stay, cw.attractor_point[stay])
+            self._head_for(stay, cw.attractor[stay])
 
     def _board_trains(self) -> None:
         """A train takes the people waiting on its platform."""
@@ -931,34 +1011,31 @@ class SoftTargetModel(mesa.Model):
             _, zone = self.trains[self._next_train]
             self._next_train += 1
             board = np.flatnonzero(
-                (cw.state == State.INSIDE) & (cw.attractor == zone) & ~cw.moving & ~cw.leaving
+                (cw.state == State.INSIDE) & (cw.attractor == zone) & self.resting & ~cw.leaving
             )
             cw.state[board] = State.LEFT
+            self.motion.remove(board)
             self.log("train", self.geo.names[zone], f"boarded={len(board)}")
 
     def _density(self) -> None:
-        cw, sc = self.crowd, self.scenario.crowd
+        """Peak local density, exposure above 5.5/m² and the crush-injury hazard."""
+        cw, sc, m = self.crowd, self.scenario.crowd, self.motion
         standing = self._standing_idx()
-        cells = self.geo.cell_of(cw.xy[standing])
-        flat = np.bincount(cells, minlength=self.geo.nx * self.geo.ny) / DENSITY_CELL_M**2
-        grid = flat.reshape(self.geo.ny, self.geo.nx)
-        self.density_grid = grid
-        self.peak_density = max(self.peak_density, float(flat.max()))
-        rho = flat[cells]
+        self.density_grid = self.geo.density(cw.xy[standing])  # coarse: for targeting
+        self.peak_density = max(self.peak_density, self.peak_now)
+        on = np.flatnonzero(m.active)
+        rho = self.rho[on]
         self.density_exposure += float((rho > 5.5).sum()) * self.dt
-        over = rho - sc.crush_density_ppm2
-        at_risk = over > 0
+        exposed = rho >= sc.crush_density_ppm2
+        self.pressed[:] = np.where(self.rho >= sc.crush_density_ppm2, self.pressed + self.dt, 0.0)
+        at_risk = exposed & (self.pressed[on] >= sc.crush_onset_s)
         if at_risk.any():
-            p = 1.0 - np.exp(-sc.crush_hazard_per_s * over[at_risk] * self.dt)
-            hurt = standing[at_risk][self.rngs["harm"].random(int(at_risk.sum())) < p]
+            p = 1.0 - np.exp(-sc.crush_hazard_per_s * self.dt)
+            hurt = on[at_risk][self.rngs["harm"].random(int(at_risk.sum())) < p]
             if len(hurt):
-                for person in hurt:
-                    self._leave_exit_queue(int(person))
-                    if cw.state[person] == State.QUEUING:
-                        for cp in self.checkpoints:
-                            cp.leave(int(person))
                 cw.outside_at_harm[hurt] = ~self.geo.inside_perimeter(cw.xy[hurt])
                 cw.state[hurt] = State.INJURED
+                m.remove(hurt)
                 self.crushed[hurt] = True
                 self.crush_injured += len(hurt)
                 self.log("crush_injury", "crowd", f"n={len(hurt)}")
@@ -1054,4 +1131,4 @@ def simulate(task: RunTask) -> RunOutput:
 
 
 ATTACK_MODES_ORDER = ATTACK_MODES
-__all__ = ["JAM_DENSITY", "SoftTargetModel", "simulate"]
+__all__ = ["SoftTargetModel", "simulate"]

@@ -29,6 +29,7 @@ STREAMS: tuple[str, ...] = (
     "harm",
     "mesa",
     "behaviour",
+    "motion",
 )
 
 

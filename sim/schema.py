@@ -117,6 +117,17 @@ class Zone(Shape):
     capacity: NonNegInt | None = Field(
         None, description="Shelters: people it can hold (default: area × 2 persons/m²)."
     )
+    focus: Literal["centre", "north", "south", "east", "west"] = Field(
+        "centre",
+        description="Attractors: what people walk towards and gather around: the centre, or "
+        "the side of a stage (its front strip, 15% of the depth).",
+    )
+    comfort_density_ppm2: PosFloat = Field(
+        2.5,
+        le=6.0,
+        description="Attractors: local density at which an arriving visitor stops and stands "
+        "(a concert front packs to 4–5/m², a bar area 1–2/m²; E).",
+    )
 
 
 class Venue(Section):
@@ -132,6 +143,11 @@ class Venue(Section):
         None,
         description="Name of the zone of kind 'perimeter' that is the secure area inside the "
         "screening line (none for open venues such as stations).",
+    )
+    fence: bool = Field(
+        True,
+        description="Fence the perimeter: a fence along its edges with openings where "
+        "checkpoints (their full extent), exits and entrances (width_m) meet it.",
     )
     walls: list[Shape] = Field(default_factory=list, description="Walls and obstacles.")
     zones: dict[Identifier, Zone] = Field(description="Named zones, by name.")
@@ -233,18 +249,19 @@ class Crowd(Section):
         15.0, description="Distance within which a visitor can notice an attacker (E)."
     )
     crush_density_ppm2: PosFloat = Field(
-        7.1,
-        description="Density above which compressive injury starts (Fruin critical static "
-        "density 7.1/m²; V).",
+        6.0,
+        description="Local density (over 1.2 m x 1.2 m, in steps of 0.69/m² on the 0.4 m "
+        "lattice) at and above which people are compressed: every cell around them full "
+        "(6.25/m², the lattice's most). Fruin's dangerous crowd forces start at 5.55/m² (V), "
+        "the step below, where people on the lattice can still shuffle (E).",
     )
-    crush_hazard_per_s: NonNegFloat = Field(
-        0.002,
-        description="Per-second chance of crush injury per person/m² above crush_density "
-        "(calibrated so ~30 s at 2/m² over the limit injures ~10%; Still; E).",
+    crush_onset_s: Duration = Field(
+        30.0,
+        description="Continuous exposure after which crush injury can occur (compressive "
+        "asphyxia: ~30 s restricts blood flow to the brain; Still; S).",
     )
-    exit_flow_pms: PosFloat = Field(
-        1.37,
-        description="Flow through exits, persons per metre per second (Green Guide 82/m/min; V).",
+    crush_hazard_per_s: Probability = Field(
+        2e-4, description="Per-second chance of a crush injury after the onset (E)."
     )
 
 
@@ -528,7 +545,11 @@ class Run(Section):
     seed: NonNegInt = Field(0, description="Scenario seed; every run's streams derive from it.")
     replications: PosInt = Field(100, description="Runs per configuration in a batch.")
     duration_s: Duration = Field(1800.0, description="Simulated time per run.")
-    dt_s: Annotated[float, Field(gt=0.0, le=5.0)] = Field(0.5, description="Time step, seconds.")
+    dt_s: Annotated[float, Field(gt=0.0, le=5.0)] = Field(
+        0.6,
+        description="Time step, seconds; the crowd moves in ceil(dt_s / 0.3) lattice steps "
+        "of equal length within it (the lattice is calibrated at 0.3 s).",
+    )
     sample_every_s: PosFloat = Field(10.0, description="Interval of the time series.")
 
     @model_validator(mode="after")

@@ -186,6 +186,7 @@ def test_queuing_person_in_no_lane(quiet: tuple[SoftTargetModel, InvariantChecke
 
     def queue(m: SoftTargetModel) -> None:
         m.crowd.state[who] = State.QUEUING
+        m.motion.remove(who)
         m._counts = m.crowd.counts()
 
     err = _expect(model, inv.CONSERVATION, queue, checker)
@@ -304,6 +305,7 @@ def test_harm_without_attack(quiet: tuple[SoftTargetModel, InvariantChecker]) ->
 
     def kill(m: SoftTargetModel) -> None:
         m.crowd.state[who] = State.KILLED
+        m.motion.remove(who)
         m._counts = m.crowd.counts()
 
     err = _expect(model, inv.HARM, kill, checker)
@@ -366,7 +368,8 @@ def test_simulate_checks_every_step_when_asked(tiny: Path, monkeypatch: pytest.M
     simulate(task)
     assert calls == []
     simulate(RunTask(loaded.scenario, loaded.hash, "base", 0, 1, check_invariants=True))
-    assert calls == ["step"] * 41 + ["row"]  # the initial state, 40 steps, the outcome
+    steps = round(20 / loaded.scenario.run.dt_s)
+    assert calls == ["step"] * (steps + 1) + ["row"]  # the initial state, every step, the row
 
 
 def test_cli_run_check_invariants(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -385,3 +388,16 @@ def test_cli_run_check_invariants(tiny: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "invariant 'density' violated: made up; agents: 1, 2" in bad.output
     assert "Traceback" not in bad.output
     assert runner.invoke(main, args).exit_code == 0  # without the flag nothing is checked
+
+
+def test_person_on_the_lattice_who_left(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
+    """Someone recorded as gone must not still occupy a lattice cell."""
+    model, checker = quiet
+    who = _inside(model)
+
+    def ghost(m: SoftTargetModel) -> None:
+        m.crowd.state[who] = State.LEFT
+        m._counts = m.crowd.counts()
+
+    err = _expect(model, inv.CONSERVATION, ghost, checker)
+    assert err.agents == [who]

@@ -1,9 +1,8 @@
 """Property tests of the model: the invariants hold on small random scenarios; seeds decide.
 
 Each generated case is tiny (a few hundred people, 1–3 simulated minutes, dt 0.5 s) and runs
-with ``check_invariants=True``. Violations the current model is known to commit are pinned by
-the ``xfail(strict=True)`` tests at the end: when the model is fixed they pass, the strict
-marker fails, and the marker (and the matching allowance in ``KnownIssues``) should go.
+with ``check_invariants=True``. The cases at the end provoke one invariant each (a double walk,
+walls in the way of flight, a crowd converging on an exit) and must not break any.
 """
 
 from __future__ import annotations
@@ -124,8 +123,11 @@ def test_invariants_hold_and_runs_are_deterministic(folder: Path, doc: dict[str,
 # ------------------------------------------------------- known violations, pinned ---
 
 
-def _known(folder: Path, text: str, overrides: list[str], steps: int, invariant: str) -> None:
-    """Run with the plain checker; only a violation of ``invariant`` counts as the known one."""
+def _run_checked(folder: Path, text: str, overrides: list[str], steps: int, invariant: str) -> None:
+    """Run ``steps`` steps under the checker; any violation fails.
+
+    ``invariant`` is the one the case is built to provoke, named in the failure.
+    """
     path = folder / "known.yaml"
     path.write_text(text)
     sc = load_scenario(str(path), overrides).scenario
@@ -136,8 +138,7 @@ def _known(folder: Path, text: str, overrides: list[str], steps: int, invariant:
             model.step()
             checker.check()
     except InvariantError as exc:
-        assert exc.invariant == invariant, f"another invariant broke: {exc}"
-        raise
+        pytest.fail(f"{exc} (the case provokes '{invariant}')")
 
 
 CROWD = "crowd:\n  initial_inside: 300\n  arrivals: {rate_per_min: 30}\nthreat:\n"
@@ -156,25 +157,16 @@ def test_arriving_people_who_flee_walk_once_per_step(folder: Path) -> None:
         checker.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvariantError,
-    reason="model: walking ignores venue.walls; fleeing people cross them (walls)",
-)
 def test_nobody_walks_through_walls(folder: Path) -> None:
+    """Walls are lattice cells nobody can enter; fleeing people go round them."""
     text = MINIMAL.replace("threat:\n", CROWD).replace(
         "  zones:\n", "  walls:\n    - {rect: [5, 15, 8, 35]}\n  zones:\n"
     )
     over = ["threat.mix={firearm: 1}", "threat.start_s=30", "run.seed=3"]
-    _known(folder, text, over, 240, WALLS)
+    _run_checked(folder, text, over, 240, WALLS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvariantError,
-    reason="model: direct walking has no density-speed relation; a fleeing crowd converging "
-    "on an exit exceeds 10 persons/m² (density)",
-)
 def test_flight_never_packs_beyond_physical_density(folder: Path) -> None:
+    """A fleeing crowd converging on an exit stays within the physical density."""
     text = MINIMAL.replace("threat:\n", "crowd:\n  initial_inside: 3000\nthreat:\n")
-    _known(folder, text, ["threat.mix={firearm: 1}", "threat.start_s=20"], 200, DENSITY)
+    _run_checked(folder, text, ["threat.mix={firearm: 1}", "threat.start_s=20"], 200, DENSITY)
