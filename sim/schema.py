@@ -488,8 +488,17 @@ class Coordination(Section):
         description="From the control room learning of an attack to ordering the "
         "response (Manchester: 1–2 min; S).",
     )
-    response: Literal["evacuate", "invacuate", "none"] = Field(
-        "evacuate", description="What the venue orders once it learns of an attack."
+    response: Literal["evacuate", "invacuate", "lockdown", "none"] = Field(
+        "evacuate",
+        description="What the venue orders once it learns of an attack: evacuate (out by "
+        "the exits), invacuate (into shelter zones), lockdown (gates closed, everyone inside "
+        "stays where they are).",
+    )
+    guided_evacuation: bool | None = Field(
+        None,
+        description="Stewards send evacuees to the exit with the shortest expected time "
+        "(walk plus wait at the door) instead of the nearest; default: when the configuration "
+        "has stewards.",
     )
     false_alarm_busy_s: Duration = Field(
         600.0, description="Time a police responder is tied up checking a false alarm (E)."

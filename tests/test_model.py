@@ -140,3 +140,60 @@ def test_timeseries_and_events_follow_the_pinned_schemas(tiny: Path) -> None:
     assert list(out.timeseries.columns) == [f.name for f in C.TIMESERIES_SCHEMA]
     assert list(out.events.columns) == [f.name for f in C.EVENTS_SCHEMA]
     assert out.timeseries[C.T_S].is_monotonic_increasing
+
+
+TWO_EXITS = (
+    MINIMAL.replace(
+        "    out: {kind: exit, rect: [0, 20, 2, 26], width_m: 4}\n",
+        "    out: {kind: exit, rect: [0, 30, 2, 36], width_m: 2}\n"
+        "    out2: {kind: exit, rect: [48, 14, 50, 20], width_m: 2}\n",
+    )
+    .replace("threat:\n", "crowd:\n  initial_inside: 600\nthreat:\n")
+    .replace(
+        "stage: {kind: attractor, rect: [10, 25, 40, 38]}",
+        "stage: {kind: attractor, rect: [3, 22, 20, 38]}",
+    )
+)
+
+
+def _evacuate(path: Path, guided: bool) -> tuple[float, np.ndarray]:
+    over = ["threat.probability=0", f"configurations.base.coordination.guided_evacuation={guided}"]
+    sc = load_scenario(str(path), over).scenario
+    model = SoftTargetModel(sc, "base", 11)
+    model.response_pending_at = 0.0  # the venue orders an evacuation at once
+    for _ in range(2000):
+        model.step()
+        if not (model.crowd.state == State.FLEEING).any() and model.t > 10:
+            break
+    return model.t_last_evacuated, model.motion.counts.copy()
+
+
+def test_stewards_guide_evacuees_to_less_crowded_exits(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_EXITS)
+    t_nearest, _ = _evacuate(path, guided=False)
+    t_guided, _ = _evacuate(path, guided=True)
+    # the stage is nearer the west exit: everyone queues there unless guided
+    assert t_guided < 0.85 * t_nearest
+
+
+def test_lockdown_stops_screening_and_movement(tiny: Path) -> None:
+    over = [
+        "threat.probability=0",
+        "crowd.arrivals.rate_per_min=120",
+        "configurations.base.coordination.response=lockdown",
+    ]
+    sc = load_scenario(str(tiny), over).scenario
+    model = SoftTargetModel(sc, "base", 3)
+    for _ in range(20):
+        model.step()
+    model.response_pending_at = model.t
+    model.step()
+    assert model.locked
+    inside = model.crowd.state == State.SHELTERING
+    assert inside.sum() > 0 and not (model.crowd.state == State.INSIDE).any()
+    served, xy = len(model.waits), model.crowd.xy[inside].copy()
+    for _ in range(40):
+        model.step()
+    assert len(model.waits) == served  # nobody screened during the lockdown
+    assert np.allclose(model.crowd.xy[inside], xy)  # nobody inside moves
