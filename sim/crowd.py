@@ -62,6 +62,7 @@ class Crowd:
         self.served_at = np.full(n, np.nan)
         self.flee_at = np.full(n, np.inf)  # pending reaction: starts fleeing at this time
         self.flee_fast = np.zeros(n, dtype=bool)
+        self.flee_from = np.full((n, 2), np.nan)  # where the threat they flee from was
         self.exit = np.full(n, -1, dtype=np.int64)  # checkpoint index while arriving
         self.outside_at_harm = np.zeros(n, dtype=bool)
         self.warm = np.zeros(n, dtype=bool)  # present at the start (warm start)

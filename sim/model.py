@@ -42,6 +42,7 @@ from sim.screening import Checkpoint
 from sim.venue import Geometry
 
 BOTTLENECK_FLOW = 1.6  # persons/(m·s) through a door (Seyfried et al.; V); guided evacuation
+TOWARDS_THREAT_M = 200.0  # detour (m) people accept rather than flee past the threat (E)
 MOTION_DT = 0.3  # s: the lattice's calibrated step; a model step takes ceil(dt / 0.3) of them
 SIGHT_RANGE_M = 30.0  # people who see a stabbing or a vehicle attack flee (E)
 BLADE_CHASE_SPEED = 2.0  # m/s (E)
@@ -297,7 +298,7 @@ class SoftTargetModel(mesa.Model):
         cw, m = self.crowd, self.motion
         ix, iy = m.grid.cell_of(cw.xy[idx, 0], cw.xy[idx, 1])
         walk = self.layout.fields.fields[self.exit_dest[:, None], iy[None, :], ix[None, :]]
-        walk_s = walk / np.maximum(cw.speed[idx], 0.3)[None, :]
+        walk_s = (walk + self._away_penalty(idx)) / np.maximum(cw.speed[idx], 0.3)[None, :]
         heading = m.dest[m.active]
         load = np.array([(heading == d).sum() for d in self.exit_dest], dtype=float)
         out = np.empty(len(idx), dtype=np.int64)
@@ -308,11 +309,38 @@ class SoftTargetModel(mesa.Model):
             out[k] = self.exit_dest[best]
         return out
 
+    def _away_penalty(self, idx: np.ndarray) -> np.ndarray:
+        """Extra metres for each exit (rows) and person (columns) fleeing from a threat.
+
+        People flee away from what they fled from: an exit whose direction lies within 60° of
+        the threat's, with the threat not beyond the exit, costs :data:`TOWARDS_THREAT_M`
+        more, so they take it only when every way out passes the threat.
+        """
+        cw = self.crowd
+        src = cw.flee_from[idx]
+        known = ~np.isnan(src[:, 0])
+        out = np.zeros((len(self.exit_dest), len(idx)))
+        if known.any():
+            names = self.layout.exit_names
+            centres = np.array([self.geo.centroids[self.geo.index(n)] for n in names])
+            me = cw.xy[idx[known]]
+            to_src = src[known] - me
+            to_exit = centres[:, None, :] - me[None, :, :]
+            d_src = np.hypot(*to_src.T)
+            d_exit = np.hypot(to_exit[..., 0], to_exit[..., 1])
+            cos = (to_exit * to_src[None]).sum(-1) / np.maximum(d_exit * d_src[None, :], 1e-9)
+            towards = (cos > 0.5) & (d_src[None, :] < d_exit + 5.0)
+            out[:, known] = np.where(towards, TOWARDS_THREAT_M, 0.0)
+        return out
+
     def _nearest_exit(self, idx: np.ndarray) -> np.ndarray:
-        """Floor-field index of the exit each person can reach by the shortest walk."""
+        """Floor-field index of the exit each person reaches by the shortest walk.
+
+        People fleeing a threat steer away from it (:meth:`_away_penalty`).
+        """
         ix, iy = self.motion.grid.cell_of(self.crowd.xy[idx, 0], self.crowd.xy[idx, 1])
         dist = self.layout.fields.fields[self.exit_dest[:, None], iy[None, :], ix[None, :]]
-        return self.exit_dest[np.argmin(dist, axis=0)]
+        return self.exit_dest[np.argmin(dist + self._away_penalty(idx), axis=0)]
 
     def _build_staff(self) -> None:
         rng = self.rngs["response"]
@@ -618,6 +646,7 @@ class SoftTargetModel(mesa.Model):
         idx = idx[pending]
         cw.flee_at[idx] = self.t + cw.reaction[idx]
         cw.flee_fast[idx] = True
+        cw.flee_from[idx] = point
 
     def _shoot(self, a: Attacker) -> None:
         fa, rng = self.scenario.threat.firearm, self.rngs["harm"]

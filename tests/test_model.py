@@ -197,3 +197,20 @@ def test_lockdown_stops_screening_and_movement(tiny: Path) -> None:
         model.step()
     assert len(model.waits) == served  # nobody screened during the lockdown
     assert np.allclose(model.crowd.xy[inside], xy)  # nobody inside moves
+
+
+def test_people_flee_away_from_the_threat(tmp_path: Path) -> None:
+    """The west door is nearest for everyone, but a threat beside it sends people east."""
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_EXITS)
+    sc = load_scenario(str(path), ["threat.probability=0"]).scenario
+    model = SoftTargetModel(sc, "base", 11)
+    west, east = (model.layout.dest[n] for n in ("out", "out2"))
+    everyone = np.flatnonzero(model.crowd.state == State.INSIDE)
+    assert (model._nearest_exit(everyone) == west).all()
+    model._alarm(np.array([3.0, 33.0]), radius=100.0)  # gunfire right by the west door
+    for _ in range(10):
+        model.step()
+    fleeing = np.flatnonzero(model.crowd.state == State.FLEEING)
+    assert len(fleeing) > 0.9 * len(everyone)
+    assert (model.motion.dest[fleeing] == east).mean() > 0.8
