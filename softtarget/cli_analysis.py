@@ -126,7 +126,8 @@ def compare_command(
 
 @click.command(
     "plot",
-    epilog="Example:\n\n\b\n  softtarget plot results/festival --out figures/ --svg",
+    epilog="Example:\n\n\b\n  softtarget plot results/festival --out figures/ --svg"
+    "\n  softtarget plot results/festival-sweep",
 )
 @_results_arg
 @click.option(
@@ -142,12 +143,22 @@ def plot_command(results: Path, out: Path | None, svg: bool) -> None:
     Outcome distributions (box plots with runs as points, and ECDFs), cost against harm,
     the detection → police alerted → neutralised timeline, and time-series envelopes
     (median and 5–95% band over runs), one colour per configuration throughout.
+
+    For a sweep folder (one with sweep.json, written by ``softtarget sweep``): each outcome's
+    mean with its 95% interval against each swept parameter, one line per configuration; for
+    a ``softtarget sensitivity`` folder, the bar chart of its indices.
     """
     from analysis.plots import plot_results
+    from sim.sweep import is_sweep
 
     formats = ("png", "svg") if svg else ("png",)
     try:
-        paths = plot_results(results, out, formats=formats)
+        if is_sweep(results):
+            from analysis.sweep import plot_sweep_folder
+
+            paths = plot_sweep_folder(results, out, formats=formats)
+        else:
+            paths = plot_results(results, out, formats=formats)
     except Exception as exc:
         raise _wrap_errors(exc) from exc
     for path in paths:

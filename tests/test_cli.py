@@ -69,7 +69,8 @@ def test_run_and_batch_refuse_bad_input_before_work(scenario: Path, tmp_path: Pa
 
 def test_every_verb_has_help_with_an_example() -> None:
     runner = CliRunner()
-    for verb in ("validate", "schema", "scenarios", "run", "batch", "compare", "plot", "report"):
+    verbs = ("validate", "schema", "scenarios", "run", "batch", "compare", "plot", "report")
+    for verb in (*verbs, "venue", "sweep", "sensitivity"):
         res = runner.invoke(main, [verb, "--help"])
         assert res.exit_code == 0, verb
         assert "Example" in res.output or "softtarget " in res.output, verb

@@ -1,0 +1,340 @@
+"""The ``softtarget sweep`` and ``softtarget sensitivity`` commands.
+
+Both write a sweep folder: one ordinary batch folder per point (``point_000/``, ...) and the
+index ``sweep.json`` (see :mod:`sim.sweep`). They are plain click commands collected in
+:data:`COMMANDS`, which the main group adds like the analysis verbs. Heavy imports happen
+inside the commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["COMMANDS", "sensitivity_command", "sweep_command"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail_on_bad_input(func: F) -> F:
+    """Scenario and results errors: located one-line messages and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sim.errors import ResultsError, ScenarioError
+
+        try:
+            return func(*args, **kwargs)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            raise SystemExit(2) from None
+        except (ResultsError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _common(f: F) -> F:
+    """Options shared by both commands (applied bottom-up)."""
+    options = [
+        click.option(
+            "--reps",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Replications per configuration and point (default: run.replications).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            help="Worker processes (default: all cores).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Sweep folder (default: results/<scenario>/<command>-<time>).",
+        ),
+        click.option("--resume", is_flag=True, help="Complete an interrupted run of --out."),
+        click.option("--quiet", is_flag=True, help="No line per point."),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override a field of every point, e.g. --set run.duration_s=10min (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _default_out(name: str, command: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("results") / name / f"{command}-{stamp}"
+
+
+def _run(points: list[Any], out: Path, command: str, scenario: str, **kw: Any) -> int:
+    """Run the points; Ctrl-C exits 130 with the command that completes the folder."""
+    from sim.sweep import run_points
+
+    quiet = kw.pop("quiet")
+    total = len(points)
+
+    def tell(point: Any, message: str) -> None:
+        if not quiet:
+            values = ", ".join(f"{k}={v}" for k, v in point.values.items())
+            click.echo(
+                f"[{point.index + 1}/{total}] {point.folder} ({values}): {message}", err=True
+            )
+
+    try:
+        return run_points(points, out, on_point=tell, **kw)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: complete it with the same command and  --out {out} --resume",
+            err=True,
+        )
+        raise SystemExit(130) from None
+
+
+@click.command(
+    "sweep",
+    epilog="Example:\n\n\b\n  softtarget sweep festival --param crowd.initial_inside=500,1000,2000"
+    " \\\n      --param run.duration_s=10min,20min --reps 20 --out results/festival-sweep"
+    "\n  softtarget plot results/festival-sweep",
+)
+@click.argument("scenario")
+@click.option(
+    "--param",
+    "--sweep",
+    "params",
+    multiple=True,
+    required=True,
+    metavar="PATH=V1,V2,...",
+    help="A field to vary by its dotted path and the values it takes (read as YAML; "
+    "repeatable: the sweep runs every combination).",
+)
+@click.option(
+    "--config",
+    "configurations",
+    multiple=True,
+    help="Only these configurations (repeatable; default: all).",
+)
+@_common
+@_fail_on_bad_input
+def sweep_command(
+    scenario: str,
+    params: tuple[str, ...],
+    configurations: tuple[str, ...],
+    reps: int | None,
+    workers: int | None,
+    out: Path | None,
+    resume: bool,
+    quiet: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Run every configuration at every combination of parameter values (a grid).
+
+    Each point of the grid is an ordinary results folder OUT/point_NNN written like
+    ``softtarget batch`` with the point's overrides; OUT/sweep.json lists the points and
+    their values. Replicate r has the same seed at every point (common random numbers).
+    Every point is checked before any run; --resume skips the complete points.
+    """
+    from sim.batch import plan_tasks
+    from sim.sweep import KIND_SWEEP, grid_variants, load_points, make_index, prepare_folder
+
+    paths, variants = grid_variants(params)
+    points = load_points(scenario, overrides, variants)
+    first = points[0].loaded.scenario
+    plan_tasks(first, points[0].loaded.hash, configurations=list(configurations) or None)
+    if resume and out is None:
+        raise click.UsageError("--resume needs the --out folder of the sweep to complete")
+    out = out or _default_out(first.name, "sweep")
+    index = make_index(
+        KIND_SWEEP,
+        scenario,
+        overrides,
+        paths,
+        points,
+        reps=reps,
+        configurations=list(configurations) or None,
+    )
+    prepare_folder(out, index, resume)
+    click.echo(f"sweep: {len(points)} points of {', '.join(paths)}", err=True)
+    failed = _run(
+        points,
+        out,
+        "sweep",
+        scenario,
+        reps=reps,
+        configurations=list(configurations) or None,
+        workers=workers,
+        resume=resume,
+        quiet=quiet,
+    )
+    click.echo(f"results: {out}")
+    if failed:
+        click.echo(f"{failed} runs failed: see failures.parquet in the point folders", err=True)
+
+
+@click.command(
+    "sensitivity",
+    epilog="Example:\n\n\b\n  softtarget sensitivity festival --config public_private \\\n"
+    "      --params crowd.initial_inside:500:3000,crowd.report_probability:0.1:0.6 \\\n"
+    "      --method morris --samples 10 --outcome killed --out results/festival-sa",
+)
+@click.argument("scenario")
+@click.option(
+    "--params",
+    "params_text",
+    required=True,
+    metavar="A.B:LO:HI,...",
+    help="Parameters by dotted path with their ranges, separated by commas. Integer fields "
+    "(counts) are rounded.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["morris", "sobol"]),
+    default="morris",
+    show_default=True,
+    help="Morris elementary effects (screening, cheap) or Sobol indices (variance-based).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Morris trajectories (runs N*(D+1) points) or Sobol base samples (N*(D+2) points; "
+    "a power of two).",
+)
+@click.option("--config", "configuration", help="Configuration to run (default: the first).")
+@click.option(
+    "--outcome",
+    default="killed",
+    show_default=True,
+    help="Outcome column whose mean over the replicates is analysed.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
+@_common
+@_fail_on_bad_input
+def sensitivity_command(
+    scenario: str,
+    params_text: str,
+    method: str,
+    samples: int,
+    configuration: str | None,
+    outcome: str,
+    seed: int,
+    reps: int | None,
+    workers: int | None,
+    out: Path | None,
+    resume: bool,
+    quiet: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Global sensitivity of one outcome to scenario parameters (SALib: Morris or Sobol).
+
+    SALib draws parameter sets in the given ranges; each runs like a sweep point (one
+    configuration, --reps replicates, default 1) into OUT/point_NNN. The indices (Morris
+    mu*, sigma; Sobol S1, ST with 95% confidence) go to OUT/sensitivity.csv and a bar chart
+    ranking the parameters to OUT/sensitivity.png. Needs softtarget[sensitivity] (SALib).
+    """
+    import numpy as np
+
+    from analysis.sensitivity import (
+        analyze,
+        format_value,
+        import_salib,
+        mark_integers,
+        parse_bounds,
+        plot_sensitivity,
+        sample,
+    )
+    from sim import columns as C
+    from sim.loader import load_scenario
+    from sim.sweep import KIND_SENSITIVITY, load_points, make_index, prepare_folder
+
+    try:
+        import_salib()
+    except RuntimeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    if outcome not in C.RUNS_SCHEMA.names:
+        raise click.BadParameter(f"no outcome column {outcome!r}", param_hint="--outcome")
+    bounds = parse_bounds(params_text)
+    base = load_scenario(scenario, overrides)
+    configuration = configuration or next(iter(base.scenario.configurations))
+    if configuration not in base.scenario.configurations:
+        raise click.BadParameter(
+            f"unknown configuration '{configuration}' "
+            f"(allowed: {', '.join(base.scenario.configurations)})",
+            param_hint="--config",
+        )
+    bounds = mark_integers(bounds, base.scenario.model_dump(mode="json"))
+    x = sample(bounds, method, samples, seed)  # type: ignore[arg-type]
+    variants = [
+        [
+            (b.path, format_value(b, v), f"--params {b.path}:{b.low:g}:{b.high:g}")
+            for b, v in zip(bounds, row, strict=True)
+        ]
+        for row in x
+    ]
+    points = load_points(scenario, overrides, variants)
+    reps = reps or 1
+    if resume and out is None:
+        raise click.UsageError("--resume needs the --out folder to complete")
+    out = out or _default_out(base.scenario.name, "sensitivity")
+    index = make_index(
+        KIND_SENSITIVITY,
+        scenario,
+        overrides,
+        [b.path for b in bounds],
+        points,
+        reps=reps,
+        configurations=[configuration],
+        extra={
+            "method": method,
+            "samples": samples,
+            "seed": seed,
+            "outcome": outcome,
+            "configuration": configuration,
+            "bounds": [[b.path, b.low, b.high, b.integer] for b in bounds],
+            "x": x.tolist(),
+        },
+    )
+    prepare_folder(out, index, resume)
+    click.echo(
+        f"sensitivity ({method}): {len(points)} points of {len(bounds)} parameters", err=True
+    )
+    _run(
+        points,
+        out,
+        "sensitivity",
+        scenario,
+        reps=reps,
+        configurations=[configuration],
+        workers=workers,
+        resume=resume,
+        quiet=quiet,
+    )
+    from analysis.sweep import POINT, load_sweep
+
+    runs = load_sweep(out)
+    means = runs.groupby(POINT)[outcome].apply(lambda s: float(np.nanmean(s.astype(float))))
+    y = np.array([means.get(p.index, np.nan) for p in points], dtype=float)
+    table = analyze(bounds, method, x, y, seed)  # type: ignore[arg-type]
+    table.to_csv(out / "sensitivity.csv", index=False)
+    plot_sensitivity(table, out / "sensitivity.png", f"{outcome} ({configuration}, {method})")
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(f"results: {out}")
+
+
+#: The commands to add to the main ``softtarget`` group.
+COMMANDS: list[click.Command] = [sweep_command, sensitivity_command]
