@@ -91,10 +91,17 @@ def test_batch_same_table_with_one_and_two_workers(scenario: Path, tmp_path: Pat
     a, b = runs_table(one), runs_table(two)
     assert len(a) == 6
     pd.testing.assert_frame_equal(a, b)
-    # and compare reads what batch wrote
+    # and compare, plot and report read what batch wrote
     res = CliRunner().invoke(main, ["compare", str(one), "--baseline", "base"])
     assert res.exit_code == 0, res.output
     assert "more" in res.output
+    res = CliRunner().invoke(main, ["plot", str(one), "--out", str(tmp_path / "fig")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "fig").glob("*.png"))) >= 4
+    res = CliRunner().invoke(main, ["report", str(one), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4 and "base" in html
 
 
 def test_killed_coordinator_then_resume_gives_the_same_table(
