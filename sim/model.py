@@ -1089,7 +1089,12 @@ class SoftTargetModel(mesa.Model):
             self.log("train", self.geo.names[zone], f"boarded={len(board)}")
 
     def _density(self) -> None:
-        """Peak local density, exposure above 5.5/m² and the crush-injury hazard."""
+        """Peak local density, exposure above 5.5/m² and the crush-injury hazard.
+
+        Exposure (person-seconds above 5.5/m²) counts everyone on the lattice; the crush
+        hazard applies to people in flight or evacuation who have been in a jammed
+        neighbourhood for longer than the onset.
+        """
         cw, sc, m = self.crowd, self.scenario.crowd, self.motion
         standing = self._standing_idx()
         self.density_grid = self.geo.density(cw.xy[standing])  # coarse: for targeting
@@ -1099,7 +1104,10 @@ class SoftTargetModel(mesa.Model):
         self.density_exposure += float((rho > 5.5).sum()) * self.dt
         exposed = rho >= sc.crush_density_ppm2
         self.pressed[:] = np.where(self.rho >= sc.crush_density_ppm2, self.pressed + self.dt, 0.0)
-        at_risk = exposed & (self.pressed[on] >= sc.crush_onset_s)
+        # crowds push in flight and evacuation: that is where crush injures (DESIGN); a
+        # standing audience at the same density is not pushed
+        pushed = cw.state[on] == State.FLEEING
+        at_risk = exposed & pushed & (self.pressed[on] >= sc.crush_onset_s)
         if at_risk.any():
             p = 1.0 - np.exp(-sc.crush_hazard_per_s * self.dt)
             hurt = on[at_risk][self.rngs["harm"].random(int(at_risk.sum())) < p]

@@ -261,7 +261,9 @@ class Crowd(Section):
         "asphyxia: ~30 s restricts blood flow to the brain; Still; S).",
     )
     crush_hazard_per_s: Probability = Field(
-        2e-4, description="Per-second chance of a crush injury after the onset (E)."
+        2e-4,
+        description="Per-second chance of a crush injury after the onset, for people in "
+        "flight or evacuation, where crowds push (E).",
     )
 
 
