@@ -20,6 +20,7 @@ import click
 from sim.errors import ResultsError, ScenarioError
 from softtarget import __version__
 from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
+from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
 from softtarget.cli_sweep import COMMANDS as SWEEP_COMMANDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -400,7 +401,7 @@ def _print_headline(out: Path) -> None:
     click.echo(analysis.format_comparison(table, "table"))
 
 
-for _command in [*ANALYSIS_COMMANDS, *SWEEP_COMMANDS]:
+for _command in [*ANALYSIS_COMMANDS, *SWEEP_COMMANDS, *ANIMATE_COMMANDS]:
     main.add_command(_command)
 
 

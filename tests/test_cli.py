@@ -70,7 +70,7 @@ def test_run_and_batch_refuse_bad_input_before_work(scenario: Path, tmp_path: Pa
 def test_every_verb_has_help_with_an_example() -> None:
     runner = CliRunner()
     verbs = ("validate", "schema", "scenarios", "run", "batch", "compare", "plot", "report")
-    for verb in (*verbs, "venue", "sweep", "sensitivity"):
+    for verb in (*verbs, "venue", "sweep", "sensitivity", "animate"):
         res = runner.invoke(main, [verb, "--help"])
         assert res.exit_code == 0, verb
         assert "Example" in res.output or "softtarget " in res.output, verb

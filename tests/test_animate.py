@@ -1,0 +1,79 @@
+"""``softtarget animate``: a short run written as a GIF, frame count, CLI and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from sim.animate import AnimationError, animate_run
+from sim.loader import load_scenario
+from sim.runs import run_seed
+from softtarget.cli_animate import animate_command
+
+from .test_cli import SMALL
+
+ONE_MINUTE = "run.duration_s=1min"
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    """The small scenario of the CLI tests, as a file."""
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+def test_animate_run_writes_one_frame_per_interval(scenario: Path, tmp_path: Path) -> None:
+    sc = load_scenario(str(scenario), [ONE_MINUTE]).scenario
+    configuration = next(iter(sc.configurations))
+    out = tmp_path / "run.gif"
+    n = animate_run(sc, configuration, run_seed(sc.run.seed, 0), out, every_s=10)
+    assert n == 7  # t = 0, 10, ..., 60 s
+    with Image.open(out) as im:
+        assert im.n_frames == n
+
+
+def test_animate_run_refuses_unwritable_formats_before_running(
+    scenario: Path, tmp_path: Path
+) -> None:
+    sc = load_scenario(str(scenario), [ONE_MINUTE]).scenario
+    configuration = next(iter(sc.configurations))
+    with pytest.raises(AnimationError, match="gif"):
+        animate_run(sc, configuration, 1, tmp_path / "run.avi")
+    with pytest.raises(AnimationError, match="positive"):
+        animate_run(sc, configuration, 1, tmp_path / "run.gif", every_s=0)
+    assert not (tmp_path / "run.gif").exists()
+
+
+def test_cli_writes_the_animation(scenario: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli.gif"
+    args = [str(scenario), "--set", ONE_MINUTE, "--every", "20", "--replicate", "1"]
+    res = CliRunner().invoke(animate_command, [*args, "--quiet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "4 frames" in res.output
+    with Image.open(out) as im:
+        assert im.n_frames == 4
+
+
+def test_cli_bad_input_exits_2(scenario: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "never.gif"
+    res = runner.invoke(animate_command, [str(scenario), "--config", "nope", "--out", str(out)])
+    assert res.exit_code == 2
+    assert "unknown configuration 'nope'" in res.output and "allowed:" in res.output
+    res = runner.invoke(animate_command, [str(tmp_path / "missing.yaml"), "--out", str(out)])
+    assert res.exit_code == 2 and "no such file" in res.output
+    res = runner.invoke(animate_command, [str(scenario), "--seed", "1", "--replicate", "2",
+                                          "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 2
+    res = runner.invoke(animate_command, [str(scenario), "--out", str(tmp_path / "x.webm")])
+    assert res.exit_code == 2 and ".gif" in res.output
+    assert not out.exists()
+
+
+def test_help_has_an_example() -> None:
+    res = CliRunner().invoke(animate_command, ["--help"])
+    assert res.exit_code == 0 and "softtarget animate festival" in res.output
