@@ -14,7 +14,7 @@ Typical use::
     )
     crowd = Crowd(fields, capacity=10_000)  # slots are never reused
     idx = crowd.fill_mask(grid.rect_mask(arena), 8_000, dest=0, rng=rng)
-    crowd.dest[idx[:100]] = 1  # the lead's state machine re-targets people at any time
+    crowd.dest[idx[:100]] = 1  # the model re-targets people at any time
     crowd.speed[fleeing] = 3.9  # ... or changes their desired speed
     removed = crowd.step(rng)  # one dt (0.3 s); crowd.counts: arrivals per gate
     crowd.density(), crowd.peak_density(), crowd.density_at_agents()

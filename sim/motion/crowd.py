@@ -117,7 +117,7 @@ class Crowd:
         capacity: number of agent slots.
         params: CA parameters.
         ix, iy: int32 cell of each agent (-1 if never placed).
-        speed: float32 desired speed (m/s); the lead may overwrite (e.g. flight speed).
+        speed: float32 desired speed (m/s); the caller may overwrite (e.g. flight speed).
         dest: int32 destination (floor-field index) per agent; may be changed at any time.
         stop: float32 distance (m) from the destination's target at which the agent rests
             (0: walks onto the target); may be changed at any time.
@@ -271,7 +271,7 @@ class Crowd:
     def set_fields(self, fields: FloorFields) -> None:
         """Swap in new floor fields on the same lattice (exit closed, new destinations).
 
-        ``dest`` indices then refer to the new stack; the lead must remap them if needed.
+        ``dest`` indices then refer to the new stack; the caller must remap them if needed.
         Walls of the new grid must not cover any active agent.
         """
         if fields.grid.shape != self.grid.shape:
