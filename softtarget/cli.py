@@ -9,21 +9,19 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from sim.errors import ResultsError, ScenarioError
+from sim.errors import ScenarioError
 from softtarget import __version__
+from softtarget.bad_input import fail_on_bad_input, require_configuration
 from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
 from softtarget.cli_sweep import COMMANDS as SWEEP_COMMANDS
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Outcomes shown after a batch (``softtarget compare`` shows them all).
 HEADLINE = [
@@ -37,24 +35,6 @@ HEADLINE = [
     "max_queue_len",
     "staff_cost_eur",
 ]
-
-
-def _fail_on_bad_input(func: F) -> F:
-    """Turn scenario and results errors into located messages and exit code 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ScenarioError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            raise SystemExit(2) from None
-        except ResultsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _load(scenario: str, overrides: Sequence[str]) -> Any:
@@ -173,7 +153,7 @@ def scenarios() -> None:
     help="Also draw this configuration's staff posts and patrol routes.",
 )
 @SET_OPTION
-@_fail_on_bad_input
+@fail_on_bad_input
 def venue(scenario: str, out: Path, configuration: str | None, overrides: tuple[str, ...]) -> None:
     """Draw the venue plan: area, walls, zones with names, staff posts and beats.
 
@@ -184,11 +164,8 @@ def venue(scenario: str, out: Path, configuration: str | None, overrides: tuple[
     from sim.plan import save_plan
 
     sc = _load(scenario, overrides).scenario
-    if configuration is not None and configuration not in sc.configurations:
-        raise click.BadParameter(
-            f"unknown configuration '{configuration}' (allowed: {', '.join(sc.configurations)})",
-            param_hint="--config",
-        )
+    if configuration is not None:
+        require_configuration(sc, configuration)
     click.echo(f"plan: {save_plan(sc, out, configuration)}")
 
 
@@ -226,7 +203,7 @@ def _fmt(value: Any) -> str:
     "naming the step, the invariant and the people involved.",
 )
 @SET_OPTION
-@_fail_on_bad_input
+@fail_on_bad_input
 def run(
     scenario: str,
     configuration: str | None,
@@ -250,12 +227,7 @@ def run(
 
     loaded = _load(scenario, overrides)
     sc = loaded.scenario
-    configuration = configuration or next(iter(sc.configurations))
-    if configuration not in sc.configurations:
-        raise click.BadParameter(
-            f"unknown configuration '{configuration}' (allowed: {', '.join(sc.configurations)})",
-            param_hint="--config",
-        )
+    configuration = require_configuration(sc, configuration)
     seed = run_seed(sc.run.seed, replicate) if seed is None else seed
     task = RunTask(sc, loaded.hash, configuration, replicate, seed, check_invariants)
     try:
@@ -306,7 +278,7 @@ def run(
 )
 @click.option("--quiet", is_flag=True, help="No progress and no table at the end.")
 @SET_OPTION
-@_fail_on_bad_input
+@fail_on_bad_input
 def batch(
     scenario: str,
     reps: int | None,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from softtarget.bad_input import fail_on_bad_input, require_configuration
+
 __all__ = ["COMMANDS", "animate_command"]
 
 
@@ -65,6 +67,7 @@ class BadInput(click.ClickException):
     help="Animation to write: .gif (always) or .mp4 (needs ffmpeg).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@fail_on_bad_input
 def animate_command(
     scenario: str,
     configuration: str | None,
@@ -84,24 +87,13 @@ def animate_command(
     happen. --seed or --replicate picks the same run as ``softtarget run``.
     """
     from sim.animate import AnimationError, animate_run
-    from sim.errors import ScenarioError
     from sim.loader import load_scenario
     from sim.runs import run_seed
 
     if seed is not None and replicate is not None:
         raise click.UsageError("give --seed or --replicate, not both")
-    try:
-        sc = load_scenario(scenario, overrides).scenario
-    except ScenarioError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(2) from None
-    configuration = configuration or next(iter(sc.configurations))
-    if configuration not in sc.configurations:
-        raise click.BadParameter(
-            f"unknown configuration '{configuration}' (allowed: {', '.join(sc.configurations)})",
-            param_hint="--config",
-        )
+    sc = load_scenario(scenario, overrides).scenario
+    configuration = require_configuration(sc, configuration)
     if seed is None:
         seed = run_seed(sc.run.seed, replicate or 0)
     try:

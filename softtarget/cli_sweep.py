@@ -10,35 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from softtarget.bad_input import fail_on_bad_input
+
 __all__ = ["COMMANDS", "sensitivity_command", "sweep_command"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail_on_bad_input(func: F) -> F:
-    """Scenario and results errors: located one-line messages and exit code 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sim.errors import ResultsError, ScenarioError
-
-        try:
-            return func(*args, **kwargs)
-        except ScenarioError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            raise SystemExit(2) from None
-        except (ResultsError, ValueError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _common(f: F) -> F:
@@ -128,7 +109,7 @@ def _run(points: list[Any], out: Path, command: str, scenario: str, **kw: Any) -
     help="Only these configurations (repeatable; default: all).",
 )
 @_common
-@_fail_on_bad_input
+@fail_on_bad_input(also=(ValueError,))
 def sweep_command(
     scenario: str,
     params: tuple[str, ...],
@@ -223,7 +204,7 @@ def sweep_command(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
 @_common
-@_fail_on_bad_input
+@fail_on_bad_input(also=(ValueError,))
 def sensitivity_command(
     scenario: str,
     params_text: str,

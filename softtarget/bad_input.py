@@ -1,0 +1,52 @@
+"""How every command turns bad input into located one-line messages and exit code 2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from sim.schema import Scenario
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail_on_bad_input(func: F | None = None, *, also: tuple[type[Exception], ...] = ()) -> Any:
+    """Decorate a command so that bad input exits 2 with one line per problem.
+
+    Scenario problems print one located line each; results-folder errors (and the exception
+    types in ``also``) print one ``error:`` line.
+    """
+
+    def decorate(f: F) -> F:
+        @wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from sim.errors import ResultsError, ScenarioError
+
+            try:
+                return f(*args, **kwargs)
+            except ScenarioError as exc:
+                for problem in exc.problems:
+                    click.echo(str(problem), err=True)
+                raise SystemExit(2) from None
+            except (ResultsError, *also) as exc:
+                click.echo(f"error: {exc}", err=True)
+                raise SystemExit(2) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
+
+
+def require_configuration(scenario: Scenario, name: str | None) -> str:
+    """``name``, or the scenario's first configuration; a usage error (exit 2) if unknown."""
+    name = name or next(iter(scenario.configurations))
+    if name not in scenario.configurations:
+        raise click.BadParameter(
+            f"unknown configuration '{name}' (allowed: {', '.join(scenario.configurations)})",
+            param_hint="--config",
+        )
+    return name
