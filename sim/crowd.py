@@ -58,8 +58,6 @@ class Crowd:
         self.attractor = np.zeros(n, dtype=np.int64)  # zone index of the chosen attractor
         self.attractor_point = np.zeros((n, 2))
         self.checkpoint_u = np.zeros(n)  # uniform used to choose a checkpoint
-        self.queued_at = np.full(n, np.nan)
-        self.served_at = np.full(n, np.nan)
         self.flee_at = np.full(n, np.inf)  # pending reaction: starts fleeing at this time
         self.flee_fast = np.zeros(n, dtype=bool)
         self.flee_from = np.full((n, 2), np.nan)  # where the threat they flee from was

@@ -25,7 +25,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from sim.motion import FloorFields, Grid, build_fields, build_grid, distance_field
 from sim.schema import Venue, Zone
@@ -33,7 +32,6 @@ from sim.schema import Venue, Zone
 CELL_M = 0.4  # lattice cell: one person per cell, 6.25 persons/m² at most
 SINK_DEPTH_M = 3.0  # depth of the strip beyond an edge door where leavers are removed
 FENCE_M = 0.2  # thickness of a fence
-NEAR_M = 5.0  # people may stand this far outside an attractor once it is crowded
 STAY = "stay"  # destination of people standing still (settled at an attractor)
 
 
@@ -47,7 +45,6 @@ class Layout:
     exit_dest: tuple[int, ...]  # destination of each exit zone, in zone order
     exit_names: tuple[str, ...]
     zone_masks: dict[str, np.ndarray]  # walkable cells of each zone
-    zone_near: dict[str, np.ndarray]  # ... and within NEAR_M of it (where a crowd may stand)
     fence: tuple[tuple[float, float, float, float], ...]
     doors: tuple[tuple[str, float, float, float, float], ...]  # (exit, x0, y0, x1, y1)
 
@@ -212,14 +209,8 @@ def _build(venue: Venue) -> Layout:
         fields.labels, (*fields.names, STAY), fields.n_labels,
     )  # fmt: skip
     dest[STAY] = len(names)
-    near = round(NEAR_M / CELL_M)
-    zone_near = {
-        name: ndimage.binary_dilation(mask, iterations=near) & grid.walkable
-        for name, mask in zone_masks.items()
-        if venue.zones[name].kind in ("attractor", "shelter")
-    }
     return Layout(grid, fields, dest, tuple(exit_dest), tuple(exit_names), zone_masks,
-                  zone_near, tuple(fence), tuple(doors))  # fmt: skip
+                  tuple(fence), tuple(doors))  # fmt: skip
 
 
 def _focus(zone: Zone, mask: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:

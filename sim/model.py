@@ -32,7 +32,6 @@ from sim.motion import Crowd as Lattice
 from sim.motion import MotionParams
 from sim.runs import RunOutput, RunTask, streams
 from sim.schema import (
-    ATTACK_MODES,
     Configuration,
     Scenario,
     detection_probability,
@@ -94,7 +93,7 @@ class SoftTargetModel(mesa.Model):
         self.t_last_evacuated = math.nan
         self.police_dispatched: set[int] = set()
         self.room_knows_attack = False
-        self.density_grid = self.geo.density(self.crowd.xy[self.crowd.standing()])
+        self._coarse: tuple[float, np.ndarray] | None = None  # (time, grid) cache
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 C.T_S: lambda m: m.t,
@@ -238,7 +237,6 @@ class SoftTargetModel(mesa.Model):
         self.zone_dest = np.array([self.layout.dest.get(n, -1) for n in self.geo.names])
         self.exit_dest = np.asarray(self.layout.exit_dest, dtype=np.int64)
         zones = self.scenario.venue.zones
-        self.comfort = np.array([zones[n].comfort_density_ppm2 for n in self.geo.names])
         self.shelters = self.geo.of_kind("shelter")
         self.locked = False  # lockdown: gates shut, nobody screened
         self.evacuating = False  # the venue ordered an evacuation
@@ -418,6 +416,16 @@ class SoftTargetModel(mesa.Model):
         """Record an event at the current time."""
         self.events.append((self.t, kind, actor, detail))
 
+    def density_grid(self) -> np.ndarray:
+        """People per m² on the coarse 4 m grid (attackers' targeting, occlusion).
+
+        Computed when asked, at most once per step.
+        """
+        if self._coarse is None or self._coarse[0] != self.t:
+            xy = self.crowd.xy[self._standing_idx()]
+            self._coarse = (self.t, self.geo.density(xy))
+        return self._coarse[1]
+
     def _standing_idx(self) -> np.ndarray:
         return np.flatnonzero(self.crowd.standing())
 
@@ -429,7 +437,7 @@ class SoftTargetModel(mesa.Model):
             lane = max(cp.lanes, key=lambda ln: len(ln.queue))
             point = lane.head + lane.back * (0.6 * max(1, len(lane.queue)) / 2)
         elif choice == "densest":
-            grid = self.density_grid.ravel()
+            grid = self.density_grid().ravel()
             centres = np.array([geo.cell_centre(i) for i in np.argsort(grid)[::-1][:50]])
             inside = geo.inside_perimeter(centres)
             pick = int(np.argmax(inside)) if (inside.any() and geo.perimeter is not None) else 0
@@ -498,7 +506,6 @@ class SoftTargetModel(mesa.Model):
                     if cw.warm[person]:
                         cp.join(int(person), 0.0)
                         cw.state[person] = State.QUEUING
-                        cw.queued_at[person] = 0.0
                     else:  # appear 10 m behind the back of the line and walk to the gate
                         cw.state[person] = State.ARRIVING
                         back_of_line = lane.place(np.array([len(lane.queue) + 1]))[0]
@@ -738,7 +745,7 @@ class SoftTargetModel(mesa.Model):
         self.log("detection", by, f"attacker:{a.ident} phase={a.phase}")
 
     def _occlusion(self, point: np.ndarray) -> float:
-        rho = float(self.density_grid.ravel()[self.geo.cell_of(point[None, :])[0]])
+        rho = float(self.density_grid().ravel()[self.geo.cell_of(point[None, :])[0]])
         return 1.0 / (1.0 + rho / OCCLUSION_DENSITY)
 
     def _detection(self) -> None:
@@ -1006,7 +1013,6 @@ class SoftTargetModel(mesa.Model):
             cp = self.checkpoints[int(cw.exit[person])]
             cp.join(int(person), self.t)
             cw.state[person] = State.QUEUING
-            cw.queued_at[person] = self.t
             cw.exit[person] = -1
         if len(reached):
             for cp in self.checkpoints:
@@ -1096,8 +1102,6 @@ class SoftTargetModel(mesa.Model):
         neighbourhood for longer than the onset.
         """
         cw, sc, m = self.crowd, self.scenario.crowd, self.motion
-        standing = self._standing_idx()
-        self.density_grid = self.geo.density(cw.xy[standing])  # coarse: for targeting
         self.peak_density = max(self.peak_density, self.peak_now)
         on = np.flatnonzero(m.active)
         rho = self.rho[on]
@@ -1209,5 +1213,4 @@ def simulate(task: RunTask) -> RunOutput:
     return RunOutput(row=row, timeseries=ts, events=ev)
 
 
-ATTACK_MODES_ORDER = ATTACK_MODES
 __all__ = ["SoftTargetModel", "simulate"]

@@ -114,19 +114,11 @@ class Zone(Shape):
     weight: NonNegFloat = Field(
         1.0, description="Attractors: relative pull on visitors choosing where to go."
     )
-    capacity: NonNegInt | None = Field(
-        None, description="Shelters: people it can hold (default: area × 2 persons/m²)."
-    )
     focus: Literal["centre", "north", "south", "east", "west"] = Field(
         "centre",
-        description="Attractors: what people walk towards and gather around: the centre, or "
-        "the side of a stage (its front strip, 15% of the depth).",
-    )
-    comfort_density_ppm2: PosFloat = Field(
-        2.5,
-        le=6.0,
-        description="Attractors: local density at which an arriving visitor stops and stands "
-        "(a concert front packs to 4–5/m², a bar area 1–2/m²; E).",
+        description="Attractors: what visitors walk towards; each stands at the distance from "
+        "it of their own spot in the zone. The centre (within 1 m), or one side: the front "
+        "row of a stage.",
     )
 
 

@@ -86,10 +86,6 @@ class Geometry:
         xy[:, 1] = np.clip(xy[:, 1], 0.0, self.venue.height_m - 1e-6)
         return xy
 
-    def clamp_points(self, xy: np.ndarray, idx: np.ndarray) -> None:
-        """Clamp the rows ``idx`` of ``xy`` onto the venue area, in place."""
-        xy[idx] = self.clamp(xy[idx])
-
     def density(self, xy: np.ndarray) -> np.ndarray:
         """People per m² on the density grid, shape (ny, nx)."""
         if len(xy) == 0:
