@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.schema import DEFAULT_SIDE, StaffGroup
+from sim.schema import DEFAULT_SIDE, POWERS, StaffGroup
 
 if TYPE_CHECKING:
     from sim.model import SoftTargetModel
@@ -55,6 +55,12 @@ class StaffMember(mesa.Agent):
     def police(self) -> bool:
         """Public police of any kind (can be dispatched by the police room)."""
         return self.role in ("police", "armed_response")
+
+    @property
+    def powers(self) -> frozenset[str]:
+        """What this member may do (:data:`sim.schema.POWERS`); neutralise only when armed."""
+        powers = POWERS[self.role]
+        return powers if self.spec.armed else powers - {"neutralise"}
 
     @property
     def observes(self) -> bool:
@@ -118,6 +124,7 @@ class Attacker(mesa.Agent):
         self.travelled = 0.0
         self.screen_u = 1.0  # uniform compared with the screening catch probability
         self.deter_u = 1.0  # uniform compared with the deterrence probability
+        self.detonate_u = 1.0  # uniform compared with the chance a challenged bomber detonates
         self.offset = np.zeros(2)
 
     @property

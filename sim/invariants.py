@@ -496,7 +496,7 @@ class InvariantChecker:
         self.milestones = now
         detect, alerted = now["t_first_detect"], now["t_police_alerted"]
         ordered, flight = now["t_response_ordered"], now["t_first_flight"]
-        start = float(m.attack_start)
+        start = float(m.t_attack_began)
         new_events = m.events[self.n_events :]
         self.n_events = len(m.events)
         if not m.attack:

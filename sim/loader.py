@@ -613,6 +613,21 @@ def cross_check(scenario: Scenario, src: Source) -> list[Problem]:
                     "armed response units need a response time",
                     ["a duration or distribution"],
                 )
+        operators = [n for n, g in cfg.staff.items() if g.role == "cctv_operator"]
+        for camname, cam in cfg.cameras.items():
+            base = ("configurations", cname, "cameras", camname)
+            x, y = cam.at
+            if not (0 <= x <= v.width_m and 0 <= y <= v.height_m):
+                bad((*base, "at"), f"camera '{camname}' lies outside the venue area",
+                    [f"within 0..{v.width_m:g} x 0..{v.height_m:g} m"])  # fmt: skip
+            if cam.watched_by is not None and cam.watched_by not in operators:
+                bad((*base, "watched_by"),
+                    f"'{cam.watched_by}' is not a cctv_operator group of '{cname}'",
+                    operators)  # fmt: skip
+        if operators and not cfg.cameras:
+            bad(("configurations", cname, "staff", operators[0], "role"),
+                "CCTV operators need cameras to watch",
+                [f"configurations.{cname}.cameras, or another role"])  # fmt: skip
         for zname, lanes in cfg.screening.lanes.items():
             path = ("configurations", cname, "screening", "lanes", zname)
             if zname not in checkpoints:

@@ -32,12 +32,16 @@ from sim.motion import Crowd as Lattice
 from sim.motion import MotionParams
 from sim.runs import RunOutput, RunTask, streams
 from sim.schema import (
+    DEFAULT_SIDE,
+    POWERS,
     Configuration,
+    Pbied,
     Scenario,
     detection_probability,
     service_time,
 )
 from sim.screening import Checkpoint
+from sim.sight import coverage_for, shielding_bodies, sight_for
 from sim.venue import Geometry
 
 BOTTLENECK_FLOW = 1.6  # persons/(m·s) through a door (Seyfried et al.; V); guided evacuation
@@ -48,6 +52,28 @@ BLADE_CHASE_SPEED = 2.0  # m/s (E)
 OCCLUSION_DENSITY = 2.0  # persons/m² at which crowd occlusion halves the chance to notice (E)
 MAX_VISITOR_REPORTS = 10  # reports per attacker after which more callers add nothing (E)
 ADAPTIVE_THRESHOLD = 0.5  # screening catch probability that makes an attacker adapt
+
+
+def blast_risk(
+    blast: np.ndarray, people: np.ndarray, bodies: np.ndarray, pbied: Pbied
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's chance of being killed, and of being hurt, by a person-borne explosive.
+
+    Unshielded, everyone within ``lethal_radius_m`` is killed and the chance of injury falls
+    linearly from 1 there to 0 at ``injury_radius_m``. Fragments are absorbed by the bodies
+    in the line of fire: behind n of them (:func:`sim.sight.shielding_bodies`) a person keeps
+    (1 − ``shielding_per_body``)^n of both chances. People with a wall between them and the
+    blast are not passed here.
+    """
+    people = np.atleast_2d(people)
+    d = np.hypot(people[:, 0] - blast[0], people[:, 1] - blast[1])
+    span = max(pbied.injury_radius_m - pbied.lethal_radius_m, 1e-9)
+    unshielded_kill = (d <= pbied.lethal_radius_m).astype(float)
+    unshielded_hurt = 1.0 - np.clip((d - pbied.lethal_radius_m) / span, 0.0, 1.0)
+    unshielded_hurt[d > pbied.injury_radius_m] = 0.0
+    n = shielding_bodies(blast, people, bodies, pbied.body_radius_m)
+    keep = (1.0 - pbied.shielding_per_body) ** n
+    return unshielded_kill * keep, unshielded_hurt * keep
 
 
 def _weighted_choice(weights: dict[Any, float], u: float) -> Any:
@@ -79,6 +105,7 @@ class SoftTargetModel(mesa.Model):
         self._build_screening()
         self._build_motion()
         self._build_staff()
+        self._build_cameras()
         self._draw_threat()
         self.peak_density = 0.0
         self.density_exposure = 0.0
@@ -92,6 +119,7 @@ class SoftTargetModel(mesa.Model):
         self.t_first_flight = math.nan
         self.t_last_evacuated = math.nan
         self.police_dispatched: set[int] = set()
+        self.camera_noticed: set[tuple[str, int]] = set()
         self.room_knows_attack = False
         self._coarse: tuple[float, np.ndarray] | None = None  # (time, grid) cache
         self.datacollector = mesa.DataCollector(
@@ -241,8 +269,8 @@ class SoftTargetModel(mesa.Model):
         self.locked = False  # lockdown: gates shut, nobody screened
         self.evacuating = False  # the venue ordered an evacuation
         co = self.config.coordination
-        stewards = sum(g.count for g in self.config.staff.values() if g.role == "steward")
-        self.guided = co.guided_evacuation if co.guided_evacuation is not None else stewards > 0
+        guides = sum(g.count for g in self.config.staff.values() if "guide" in POWERS[g.role])
+        self.guided = co.guided_evacuation if co.guided_evacuation is not None else guides > 0
         widths = [zones[name].width_m for name in self.layout.exit_names]
         self.exit_capacity = np.asarray(widths) * BOTTLENECK_FLOW  # persons per second
         self.rho = np.zeros(self.crowd.n, dtype=np.float32)  # local density at each person
@@ -361,6 +389,28 @@ class SoftTargetModel(mesa.Model):
             s.count * s.cost_per_hour_eur * self.config.shift_h for s in self.config.staff.values()
         )
 
+    def _build_cameras(self) -> None:
+        """Each camera's coverage, its operators' group and the attention it gets from them.
+
+        An operator gives full attention to ``screens_per_operator`` cameras; a group watching
+        more cameras than its operators can follow shares its attention among them evenly.
+        Cameras nobody watches record only: they detect nothing live.
+        """
+        self.sight = sight_for(self.scenario.venue)
+        operators = [n for n, g in self.config.staff.items() if g.role == "cctv_operator"]
+        watched: dict[str, list[str]] = {}
+        for name, cam in self.config.cameras.items():
+            group = cam.watched_by or (operators[0] if operators else None)
+            if group is not None:
+                watched.setdefault(group, []).append(name)
+        self.cameras: list[tuple[str, np.ndarray, str, float]] = []
+        for group, names in watched.items():
+            spec = self.config.staff[group]
+            attention = min(1.0, spec.count * spec.screens_per_operator / len(names))
+            for name in names:
+                mask = coverage_for(self.scenario.venue, self.config.cameras[name])
+                self.cameras.append((name, mask, group, attention))
+
     def patrol_point(self, zone_name: str) -> np.ndarray:
         """A random point in the named zone (staff posts and beats)."""
         z = self.geo.index(zone_name)
@@ -381,7 +431,8 @@ class SoftTargetModel(mesa.Model):
         self.attack_mode = _weighted_choice(th.mix, u[1]) if self.attack else None
         self.n_attackers = int(_weighted_choice(th.attackers, u[2])) if self.attack else 0
         self.target_choice = _weighted_choice(th.target, u[3]) if self.attack else None
-        self.attack_start = start if self.attack else math.nan
+        self.attack_start = start if self.attack else math.nan  # as drawn
+        self.t_attack_began = self.attack_start  # earlier when a challenged bomber detonates
         self.recon = bool(self.attack and u[4] < th.reconnaissance_probability)
         self.adapts = bool(u[5] < th.adaptive_probability)
         self.target_u = u[6:8]
@@ -398,6 +449,7 @@ class SoftTargetModel(mesa.Model):
             a = Attacker(self, i, self.attack_mode, start)
             a.screen_u = per_attacker[i, 0]
             a.deter_u = per_attacker[i, 3]
+            a.detonate_u = per_attacker[i, 4]
             a.offset = (per_attacker[i, 1:3] - 0.5) * 6.0  # cell members stand within a few m
             a.rounds_left = th.firearm.magazine * th.firearm.magazines
             self.attackers.append(a)
@@ -448,8 +500,10 @@ class SoftTargetModel(mesa.Model):
             point = geo.sample(z, self.target_u[None, :])[0]
         else:
             point = geo.sample(geo.index(choice), self.target_u[None, :])[0]
-        point = geo.clamp((point + attacker.offset)[None, :])[0]
-        return point, bool(geo.inside_perimeter(point[None, :])[0])
+        moved = geo.clamp((point + attacker.offset)[None, :])[0]
+        if choice == "queue" and self.checkpoints and geo.inside_perimeter(moved[None, :])[0]:
+            moved = geo.clamp((point + lane.back * 2.0)[None, :])[0]  # stay in the line
+        return moved, bool(geo.inside_perimeter(moved[None, :])[0])
 
     # ------------------------------------------------------------------------- stepping ---
 
@@ -463,6 +517,7 @@ class SoftTargetModel(mesa.Model):
         self._attackers()
         self._detection()
         self._false_alarms()
+        self._deliver_messages()  # what is sent with no delay arrives at once
         self._response_order()
         for member in self.staff:
             member.step()
@@ -601,16 +656,31 @@ class SoftTargetModel(mesa.Model):
         if inside and self.checkpoints:
             if a.screen_u < p_catch:
                 self._detected(a, "screening")
-                a.finish("caught")
                 self._send("police_to_police", kind="suspect", to="police", about=a.ident,
                            sender="screening")  # fmt: skip
+                self._challenged(a, end="caught")  # at the lanes: the arrival point
             else:
                 self.log("screening_passed", f"attacker:{a.ident}", mode)
 
+    def _challenged(self, a: Attacker, end: str = "stopped") -> None:
+        """An attacker stopped before the attack: a bomber may detonate where they stand."""
+        if a.mode == "pbied" and a.detonate_u < self.scenario.threat.pbied.detonate_if_challenged:
+            self.log("bomber_challenged", f"attacker:{a.ident}", "detonates")
+            self._start_attack(a)
+            return
+        a.finish(end)
+
     def _start_attack(self, a: Attacker) -> None:
         self.attack_began = True
+        self.t_attack_began = min(self.t_attack_began, self.t)
         a.phase = "attack"
-        self.log("attack_start", f"attacker:{a.ident}", a.mode)
+        inside = bool(self.geo.inside_perimeter(a.pos[None, :])[0])
+        where = "inside" if inside else "outside"
+        self.log(
+            "attack_start",
+            f"attacker:{a.ident}",
+            f"{a.mode} at ({a.pos[0]:.1f}, {a.pos[1]:.1f}) {where} the perimeter",
+        )
         fa = self.scenario.threat.firearm
         a.next_shot = self.t
         if a.mode == "pbied":
@@ -644,7 +714,27 @@ class SoftTargetModel(mesa.Model):
             f"killed={int(killed.sum())} injured={int((~killed).sum())}",
         )
 
-    def _alarm(self, point: np.ndarray, radius: float) -> None:
+    def _alarm(self, a: Attacker, radius: float) -> None:
+        """Everyone within ``radius`` of the attack perceives it (gunfire, a blast, a stabbing).
+
+        Visitors flee after their reaction delay. Staff on site perceive it too: they report
+        the attack, and those who may stop an attacker (armed to neutralise, or with powers to
+        detain facing a blade) go for them; the others stay at a distance.
+        """
+        for s in self.staff:
+            if not s.observes or a.ident in s.noticed or not a.active:
+                continue
+            if np.hypot(*(s.pos - a.pos)) > radius:
+                continue
+            s.noticed.add(a.ident)
+            self._detected(a, f"staff:{s.unique_id}:{s.role}")
+            self._staff_report(s, a.ident, "attack")
+            engages = "neutralise" in s.powers or (a.mode == "blade" and "detain" in s.powers)
+            if engages and s.target is None:
+                s.target = a.ident
+        self._flee_from(a.pos, radius)
+
+    def _flee_from(self, point: np.ndarray, radius: float) -> None:
         """People within ``radius`` of ``point`` flee after their reaction delay."""
         cw = self.crowd
         idx, _ = self._alive_near(point, radius)
@@ -655,18 +745,32 @@ class SoftTargetModel(mesa.Model):
         cw.flee_fast[idx] = True
         cw.flee_from[idx] = point
 
+    def _in_view(self, a: Attacker, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """People within ``radius`` of the attacker with no wall between: (indices, metres)."""
+        idx, d = self._alive_near(a.pos, radius)
+        if len(idx):
+            seen = self.sight.clear(self.crowd.xy[idx], a.pos)
+            idx, d = idx[seen], d[seen]
+        return idx, d
+
     def _shoot(self, a: Attacker) -> None:
+        """Fire at the rate of fire, reloading each magazine, at people in view.
+
+        Each round goes at one person in view within range, the nearer more likely (weight
+        1 / (1 + d)), and hits with accuracy × (1 − falloff × d / range); a hit kills with
+        ``p_death_given_hit``. Every round is an event, with whether anyone was in view.
+        """
         fa, rng = self.scenario.threat.firearm, self.rngs["harm"]
         while a.rounds_left > 0 and a.next_shot <= self.t:
-            idx, d = self._alive_near(a.pos, fa.range_m)
+            idx, d = self._in_view(a, fa.range_m)
             a.rounds_left -= 1
-            self.log("shot", f"attacker:{a.ident}")
-            self._alarm(a.pos, self.scenario.crowd.hearing_range_m)
+            self.log("shot", f"attacker:{a.ident}", "aimed" if len(idx) else "nobody in view")
+            self._alarm(a, self.scenario.crowd.hearing_range_m)
             if len(idx):
                 w = 1.0 / (1.0 + d)
                 k = int(np.searchsorted(np.cumsum(w / w.sum()), rng.random(), side="right"))
                 k = min(k, len(idx) - 1)
-                p_hit = fa.accuracy * (1.0 - 0.5 * d[k] / fa.range_m)
+                p_hit = fa.accuracy * (1.0 - fa.falloff * d[k] / fa.range_m)
                 if rng.random() < p_hit:
                     killed = np.array([rng.random() < fa.p_death_given_hit])
                     self._harm(idx[k : k + 1], killed, "hit", a)
@@ -682,7 +786,7 @@ class SoftTargetModel(mesa.Model):
         idx, d = self._alive_near(a.pos, 30.0)
         if len(idx) == 0:
             return
-        self._alarm(a.pos, SIGHT_RANGE_M)
+        self._alarm(a, SIGHT_RANGE_M)
         near = int(np.argmin(d))
         if d[near] > bl.reach_m:
             a.pos = self._walk_point(a.pos, cw.xy[idx[near]], BLADE_CHASE_SPEED)
@@ -701,14 +805,16 @@ class SoftTargetModel(mesa.Model):
             a.finish("subdued")
 
     def _detonate(self, a: Attacker) -> None:
+        """Blast and fragments: harm by distance, lowered by the bodies in the line of fire."""
         pb, rng = self.scenario.threat.pbied, self.rngs["harm"]
-        idx, d = self._alive_near(a.pos, pb.injury_radius_m)
-        u = rng.random(len(idx))
-        killed = d <= pb.lethal_radius_m
-        frac = (d - pb.lethal_radius_m) / (pb.injury_radius_m - pb.lethal_radius_m)
-        hurt = killed | (u < 1.0 - np.clip(frac, 0.0, 1.0))
+        idx, _ = self._in_view(a, pb.injury_radius_m)
+        bodies = self.crowd.xy[self._standing_idx()]
+        p_kill, p_hurt = blast_risk(a.pos, self.crowd.xy[idx], bodies, pb)
+        u = rng.random((2, len(idx)))
+        killed = u[0] < p_kill
+        hurt = killed | (u[1] < p_hurt)
         self._harm(idx[hurt], killed[hurt], "detonation", a)
-        self._alarm(a.pos, self.scenario.crowd.hearing_range_m)
+        self._alarm(a, self.scenario.crowd.hearing_range_m)
         a.finish("detonated")
 
     def _drive(self, a: Attacker) -> None:
@@ -727,7 +833,7 @@ class SoftTargetModel(mesa.Model):
         if len(hit):
             killed = rng.random(len(hit)) < ve.p_death_given_struck
             self._harm(hit, killed, "struck", a)
-        self._alarm(a.pos, SIGHT_RANGE_M)
+        self._alarm(a, SIGHT_RANGE_M)
         if a.travelled >= ve.path_m or np.allclose(a.pos, a.goal):
             if a.travelled < ve.path_m:  # drive on in the same direction
                 direction = seg / max(math.sqrt(length2), 1e-9)
@@ -749,6 +855,13 @@ class SoftTargetModel(mesa.Model):
         return 1.0 / (1.0 + rho / OCCLUSION_DENSITY)
 
     def _detection(self) -> None:
+        """Observers with the attacker in range and sight may notice indicators.
+
+        Each observer has a per-second chance skill × conspicuousness of the attacker's phase ×
+        crowd occlusion at the attacker; staff and visitors need a clear line of sight within
+        their view range, a camera needs the attacker in its coverage (not its blind spot) and
+        is as good as its operators' skill and share of attention.
+        """
         th, rng = self.scenario.threat, self.rngs["detection"]
         for a in self.attackers:
             if not a.active or (a.mode == "vehicle" and a.phase == "attack"):
@@ -758,18 +871,38 @@ class SoftTargetModel(mesa.Model):
                 continue
             occ = self._occlusion(a.pos)
             kind = "attack" if a.phase == "attack" else "suspect"
-            for s in self.staff:
-                if not s.observes or a.ident in s.noticed:
+            watching = [
+                s
+                for s in self.staff
+                if s.observes
+                and a.ident not in s.noticed
+                and np.hypot(*(s.pos - a.pos)) <= s.spec.view_range_m
+            ]
+            if watching:
+                seen = self.sight.clear(np.array([s.pos for s in watching]), a.pos)
+                for s, sees in zip(watching, seen, strict=True):
+                    p = 1.0 - (1.0 - s.spec.skill * c * occ) ** self.dt
+                    if sees and rng.random() < p:
+                        s.noticed.add(a.ident)
+                        self._detected(a, f"staff:{s.unique_id}:{s.role}")
+                        self._staff_report(s, a.ident, kind)
+                        if kind == "suspect" and "detain" in s.powers and s.target is None:
+                            s.target = a.ident  # go and challenge them
+            for name, mask, group, attention in self.cameras:
+                if (name, a.ident) in self.camera_noticed:
                     continue
-                if np.hypot(*(s.pos - a.pos)) > s.spec.view_range_m:
+                if not self.sight.covered(mask, a.pos)[0]:
                     continue
-                p = 1.0 - (1.0 - s.spec.skill * c * occ) ** self.dt
+                spec = self.config.staff[group]
+                p = 1.0 - (1.0 - spec.skill * c * occ * attention) ** self.dt
                 if rng.random() < p:
-                    s.noticed.add(a.ident)
-                    self._detected(a, f"staff:{s.unique_id}:{s.role}")
-                    self._staff_report(s, a.ident, kind)
+                    self.camera_noticed.add((name, a.ident))
+                    self._detected(a, f"camera:{name}")
+                    self._operator_report(group, name, a.ident, kind)
             if a.visitor_reports < MAX_VISITOR_REPORTS:
                 idx, _ = self._alive_near(a.pos, self.scenario.crowd.view_range_m)
+                if len(idx):
+                    idx = idx[self.sight.clear(self.crowd.xy[idx], a.pos)]
                 k = len(idx)
                 p_one = self.scenario.crowd.notice_skill * c * occ
                 p_any = 1.0 - (1.0 - p_one) ** (k * self.dt)
@@ -802,21 +935,37 @@ class SoftTargetModel(mesa.Model):
         hop = "staff_radio_to_control" if s.spec.radio else "staff_to_control"
         self._send(hop, kind=kind, to="private_room", about=about, sender=sender)
 
+    def _operator_report(self, group: str, camera: str, about: int, kind: str) -> None:
+        """A CCTV operator who saw something on ``camera`` tells the room they sit in."""
+        spec = self.config.staff[group]
+        sender = f"camera:{camera}"
+        if (spec.side or DEFAULT_SIDE[spec.role]) == "public":  # a police CCTV room
+            self._send("police_to_police", kind=kind, to="police", about=about, sender=sender)
+        else:
+            self._private_room(Message(self.t, -1, kind, "private_room", about, "in_room", sender))
+
+    def _private_room(self, msg: Message) -> None:
+        """The private control room relays what it learns to the police and may act on it."""
+        joint = self.config.coordination.joint_control_room
+        hop = "joint_to_police" if joint else "private_to_police"
+        self._send(hop, kind=msg.kind, to="police", about=msg.about, sender="private_room")
+        self._room_learns(msg)
+
     def _deliver_messages(self) -> None:
-        for msg in self.net.due(self.t):
-            self.log("message", msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
-            if msg.to.startswith("staff:"):
-                member = next(s for s in self.staff if f"staff:{s.unique_id}" == msg.to)
-                self._staff_report(member, msg.about, msg.kind)
-            elif msg.to == "private_room":
-                joint = self.config.coordination.joint_control_room
-                hop = "joint_to_police" if joint else "private_to_police"
-                self._send(hop, kind=msg.kind, to="police", about=msg.about,
-                           sender="private_room")  # fmt: skip
-                self._room_learns(msg)
-            elif msg.to == "police":
-                self._police_receive(msg)
-                self._room_learns(msg)
+        """Deliver every message due by now, including those that arrive with no delay."""
+        due = self.net.due(self.t)
+        while due:
+            for msg in due:
+                self.log("message", msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
+                if msg.to.startswith("staff:"):
+                    member = next(s for s in self.staff if f"staff:{s.unique_id}" == msg.to)
+                    self._staff_report(member, msg.about, msg.kind)
+                elif msg.to == "private_room":
+                    self._private_room(msg)
+                elif msg.to == "police":
+                    self._police_receive(msg)
+                    self._room_learns(msg)
+            due = self.net.due(self.t)
 
     def _room_learns(self, msg: Message) -> None:
         attack_on = msg.kind == "attack" or any(a.phase == "attack" for a in self.attackers)
@@ -929,7 +1078,8 @@ class SoftTargetModel(mesa.Model):
                 elif a.phase != "attack":
                     if d <= INTERCEPT_RANGE:
                         self._detected(a, f"staff:{s.unique_id}:{s.role}")
-                        a.finish("stopped")
+                        self.log("challenged", f"staff:{s.unique_id}", f"attacker:{a.ident}")
+                        self._challenged(a)
                         break
                 elif s.spec.armed and d <= s.spec.engage_range_m:
                     if rng.random() < 1.0 - (1.0 - s.spec.hit_probability) ** self.dt:
@@ -1128,7 +1278,7 @@ class SoftTargetModel(mesa.Model):
     def outcome(self) -> dict[str, Any]:
         """The row of ``runs.parquet`` for this run (identity columns added by the caller)."""
         cw = self.crowd
-        start = self.attack_start
+        start = self.t_attack_began
         started = self.attack_began
         prevented = bool(
             self.attack
@@ -1155,7 +1305,7 @@ class SoftTargetModel(mesa.Model):
             C.ATTACK_MODE: self.attack_mode,
             C.ATTACKERS: self.n_attackers,
             C.ATTACK_TARGET: self.target_choice,
-            C.ATTACK_START_S: start,
+            C.ATTACK_START_S: self.attack_start,
             C.ATTACK_STARTED: bool(started),
             C.ATTACK_PREVENTED: prevented,
             C.DETECTED_BEFORE_ATTACK: bool(
@@ -1213,4 +1363,4 @@ def simulate(task: RunTask) -> RunOutput:
     return RunOutput(row=row, timeseries=ts, events=ev)
 
 
-__all__ = ["SoftTargetModel", "simulate"]
+__all__ = ["SoftTargetModel", "blast_risk", "simulate"]

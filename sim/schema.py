@@ -271,11 +271,18 @@ class Firearm(Section):
     magazine: PosInt = Field(15, description="Rounds per magazine (Briggs & Kennedy; V).")
     magazines: PosInt = Field(4, description="Magazines carried (E).")
     reload_s: Duration = Field(3.0, description="Reload time (Briggs & Kennedy; V).")
-    accuracy: Probability = Field(0.8, description="Accuracy factor (Briggs & Kennedy; V).")
+    accuracy: Probability = Field(
+        0.8, description="P(hit) at 0 m: the accuracy factor (Briggs & Kennedy; V)."
+    )
     range_m: PosFloat = Field(
         70.0,
-        description="Distance at which P(hit) has fallen to half "
-        "of accuracy; no shots beyond it (Briggs & Kennedy; V).",
+        description="Longest shot: P(hit) falls linearly with distance to (1 − falloff) × "
+        "accuracy here; no shots beyond it (Briggs & Kennedy; V).",
+    )
+    falloff: Probability = Field(
+        0.5,
+        description="Share of P(hit) lost at range_m: P(hit) = accuracy × (1 − falloff × "
+        "distance / range_m) (Briggs & Kennedy: half at 70 m; V).",
     )
     p_death_given_hit: Probability = Field(
         0.4, description="Probability a hit kills (JAMA Netw Open 2025; S)."
@@ -305,8 +312,29 @@ class Blade(Section):
 class Pbied(Section):
     """A person-borne explosive device."""
 
-    lethal_radius_m: PosFloat = Field(6.0, description="Radius within which blast kills (E).")
-    injury_radius_m: PosFloat = Field(25.0, description="Radius within which blast injures (E).")
+    lethal_radius_m: PosFloat = Field(
+        6.0, description="Radius within which an unshielded person is killed (E; 3–10)."
+    )
+    injury_radius_m: PosFloat = Field(
+        25.0,
+        description="Radius beyond which nobody is hurt; between the two radii the chance of "
+        "injury falls linearly to 0 (E; 15–40).",
+    )
+    shielding_per_body: Probability = Field(
+        0.6,
+        description="Share of the fragments towards a person that each body in the line of "
+        "fire absorbs: a person behind n bodies keeps (1 − shielding)^n of the risk; walls "
+        "shield completely (E; REFERENCES asks for shielding by bodies).",
+    )
+    body_radius_m: PosFloat = Field(
+        0.25, description="Half the width of a body in the line of fire (E)."
+    )
+    detonate_if_challenged: Probability = Field(
+        0.5,
+        description="Chance that a bomber caught at screening or stopped by staff detonates "
+        "where they stand (Stade de France 2015: turned away at the gate, detonated outside; "
+        "E).",
+    )
 
 
 class Vehicle(Section):
@@ -383,7 +411,12 @@ class Threat(Section):
 class StaffGroup(Section):
     """A group of security staff with the same role, post and powers."""
 
-    role: Role = Field(description="What they are and may do.")
+    role: Role = Field(
+        description="What they are and may do: police (detain; neutralise when armed), "
+        "armed_response (off-site until alerted), security_guard (screen, citizen's arrest), "
+        "steward and transit_staff (guide the crowd), cctv_operator (watch cameras), "
+        "enforcement_officer (transit BOA: stop, search, arrest)."
+    )
     count: NonNegInt = Field(description="How many.")
     side: Literal["public", "private"] | None = Field(
         None, description="Public or private (default from the role)."
@@ -419,6 +452,31 @@ class StaffGroup(Section):
     )
     engage_range_m: PosFloat = Field(
         25.0, description="Armed staff: distance from which they engage an attacker (E)."
+    )
+    screens_per_operator: PosInt = Field(
+        4,
+        description="CCTV operators: cameras one operator watches with full attention; with "
+        "more cameras per operator, attention is shared among them (E).",
+    )
+
+
+class Camera(Section):
+    """A camera: what it sees is its range and field of view, cut by walls (blind spots)."""
+
+    at: Point = Field(description="Position [x, y] in metres.")
+    facing_deg: float = Field(
+        0.0, description="Direction it looks, degrees counter-clockwise from east (+x)."
+    )
+    fov_deg: Annotated[float, Field(gt=0.0, le=360.0)] = Field(
+        90.0, description="Field of view, degrees (360 for a dome camera)."
+    )
+    range_m: PosFloat = Field(
+        30.0, description="Distance within which a person can be recognised on screen (E)."
+    )
+    watched_by: Identifier | None = Field(
+        None,
+        description="Staff group of CCTV operators watching it live (default: the "
+        "configuration's first cctv_operator group; none: recorded only, no live detection).",
     )
 
 
@@ -492,7 +550,7 @@ class Coordination(Section):
         None,
         description="Stewards send evacuees to the exit with the shortest expected time "
         "(walk plus wait at the door) instead of the nearest; default: when the configuration "
-        "has stewards.",
+        "has staff who guide (stewards, transit staff).",
     )
     false_alarm_busy_s: Duration = Field(
         600.0, description="Time a police responder is tied up checking a false alarm (E)."
@@ -532,6 +590,10 @@ class Configuration(Section):
     screening: Screening = Field(default_factory=Screening, description="Screening.")
     coordination: Coordination = Field(
         default_factory=Coordination, description="The reporting chain."
+    )
+    cameras: dict[Identifier, Camera] = Field(
+        default_factory=dict,
+        description="Cameras, by name; seen through their CCTV operators' screens.",
     )
     vehicle_barriers: bool = Field(
         False, description="Hostile-vehicle barriers on every vehicle approach."
@@ -595,6 +657,19 @@ DEFAULT_DETECTION: dict[str, dict[str, float]] = {
     "metal_detector": {"firearm": 0.6, "blade": 0.5, "pbied": 0.3, "vehicle": 0.0},
     "bag_check": {"firearm": 0.35, "blade": 0.2, "pbied": 0.35, "vehicle": 0.0},
     "bag_check_pat_down": {"firearm": 0.5, "blade": 0.35, "pbied": 0.5, "vehicle": 0.0},
+}
+#: What each role may do: screen at lanes, detain (stop and question, arrest), neutralise
+#: (armed: engage an attacker), guide (evacuation, invacuation, lockdown), dispatch (police
+#: units the police room sends). Private guards hold citizen's-arrest powers only; transit
+#: enforcement officers (BOA) may demand ID, search and arrest (REFERENCES).
+POWERS: dict[str, frozenset[str]] = {
+    "police": frozenset({"detain", "neutralise", "dispatch"}),
+    "armed_response": frozenset({"detain", "neutralise", "dispatch"}),
+    "security_guard": frozenset({"screen", "detain"}),
+    "steward": frozenset({"guide"}),
+    "cctv_operator": frozenset(),
+    "transit_staff": frozenset({"guide"}),
+    "enforcement_officer": frozenset({"detain"}),
 }
 DEFAULT_SIDE: dict[str, str] = {
     "police": "public",

@@ -208,7 +208,7 @@ def test_people_flee_away_from_the_threat(tmp_path: Path) -> None:
     west, east = (model.layout.dest[n] for n in ("out", "out2"))
     everyone = np.flatnonzero(model.crowd.state == State.INSIDE)
     assert (model._nearest_exit(everyone) == west).all()
-    model._alarm(np.array([3.0, 33.0]), radius=100.0)  # gunfire right by the west door
+    model._flee_from(np.array([3.0, 33.0]), radius=100.0)  # gunfire right by the west door
     for _ in range(10):
         model.step()
     fleeing = np.flatnonzero(model.crowd.state == State.FLEEING)

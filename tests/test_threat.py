@@ -1,0 +1,214 @@
+"""The threat: firearm rounds, vehicle barriers, blast and shielding, the adaptive attacker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import columns as C
+from sim.crowd import State
+from sim.loader import load_scenario
+from sim.model import SoftTargetModel, blast_risk, simulate
+from sim.runs import RunTask, run_seed
+from sim.schema import Pbied
+from sim.sight import shielding_bodies
+
+from .test_schema import MINIMAL
+
+#: The small venue of the model tests, with 300 people at the stage and a road for vehicles.
+VENUE = MINIMAL.replace(
+    "threat:\n", "crowd:\n  initial_inside: 300\n  arrivals: {rate_per_min: 30}\nthreat:\n"
+).replace(
+    "    out: {kind: exit",
+    "    road: {kind: vehicle_approach, rect: [22, 0, 28, 3]}\n    out: {kind: exit",
+)
+NO_STAFF = "configurations.base.staff={}"
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Path:
+    path = tmp_path / "venue.yaml"
+    path.write_text(VENUE)
+    return path
+
+
+def _run(path: Path, overrides: list[str], replicate: int = 0, config: str = "base"):
+    loaded = load_scenario(str(path), overrides)
+    seed = run_seed(loaded.scenario.run.seed, replicate)
+    return simulate(
+        RunTask(loaded.scenario, loaded.hash, config, replicate, seed, check_invariants=True)
+    )
+
+
+# ----------------------------------------------------------------------------- firearm ---
+
+
+def test_a_sure_shot_hits_once_per_round_fired_at_people_in_view(venue: Path) -> None:
+    """Hit probability 1, no response, all the time needed: casualties = rounds aimed."""
+    over = [
+        "threat.mix={firearm: 1}",
+        "threat.attackers={1: 1}",
+        "threat.start_s=20",
+        "threat.firearm.magazine=6",
+        "threat.firearm.magazines=3",
+        "threat.firearm.accuracy=1",
+        "threat.firearm.falloff=0",
+        "configurations.base.coordination.response=none",
+        NO_STAFF,
+    ]
+    for replicate in range(3):
+        out = _run(venue, over, replicate)
+        shots = out.events[out.events[C.KIND] == "shot"]
+        aimed = int((shots[C.DETAIL] == "aimed").sum())
+        assert len(shots) == 18  # every round of every magazine is fired
+        assert (out.events[C.KIND] == "attacker_spent").sum() == 1
+        assert out.row[C.KILLED] + out.row[C.INJURED] == aimed
+        assert aimed > 0
+
+
+def test_people_behind_a_wall_are_not_shot(tmp_path: Path) -> None:
+    """A wall between the shooter and the crowd: every round is fired at nobody."""
+    path = tmp_path / "wall.yaml"
+    wall = "  walls:\n    - {rect: [0, 18, 45, 19]}\n  zones:\n"  # a way round at the east end
+    path.write_text(VENUE.replace("  zones:\n", wall))
+    over = [
+        "threat.mix={firearm: 1}",
+        "threat.attackers={1: 1}",
+        "threat.target={gate: 1}",
+        "threat.start_s=20",
+        "threat.on_site_before_s=5",
+        "crowd.arrivals.rate_per_min=0",
+        "crowd.initial_queuing=0",
+        NO_STAFF,
+    ]
+    out = _run(path, over)
+    shots = out.events[out.events[C.KIND] == "shot"]
+    assert len(shots) > 0
+    assert (shots[C.DETAIL] == "nobody in view").all()
+    assert out.row[C.KILLED] + out.row[C.INJURED] == 0
+
+
+# ----------------------------------------------------------------------------- vehicle ---
+
+
+def test_a_vehicle_barrier_across_the_only_approach_stops_every_ramming(venue: Path) -> None:
+    over = ["threat.mix={vehicle: 1}", "threat.target={densest: 1}", "threat.start_s=30", NO_STAFF]
+    open_road, barred = [], []
+    for replicate in range(4):
+        open_road.append(_run(venue, over, replicate).row)
+        out = _run(venue, [*over, "configurations.base.vehicle_barriers=true"], replicate)
+        barred.append(out.row)
+        assert (out.events[C.KIND] == "attacker_barrier").sum() == out.row[C.ATTACKERS]
+    assert sum(r[C.KILLED] + r[C.INJURED] for r in barred) == 0
+    assert sum(r[C.KILLED] + r[C.INJURED] for r in open_road) > 0  # the test can fail
+
+
+# ----------------------------------------------------------------------------- explosive ---
+
+
+def test_blast_risk_falls_with_distance() -> None:
+    pb = Pbied()
+    angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    distances = np.array([1, 3, 5, 7, 10, 14, 18, 22, 24.9, 26, 30, 40], dtype=float)
+    # one person per direction: nobody stands between another and the blast
+    people = np.column_stack([distances * np.cos(angles), distances * np.sin(angles)])
+    p_kill, p_hurt = blast_risk(np.zeros(2), people, people, pb)
+    assert (p_kill[distances <= pb.lethal_radius_m] == 1).all()
+    assert (p_kill[distances > pb.lethal_radius_m] == 0).all()
+    assert (np.diff(p_hurt) <= 0).all() and p_hurt[0] == 1
+    assert (p_hurt[distances > pb.injury_radius_m] == 0).all()
+    assert 0 < p_hurt[distances == 14][0] < 1
+
+
+def test_a_dense_ring_of_people_shields_the_victim_behind_it() -> None:
+    pb = Pbied()
+    victim = np.array([[10.0, 0.0]])
+    ring = 5.0 * np.column_stack(
+        [
+            np.cos(np.linspace(0, 2 * np.pi, 80, endpoint=False)),
+            np.sin(np.linspace(0, 2 * np.pi, 80, endpoint=False)),
+        ]
+    )
+    _, alone_hurt = blast_risk(np.zeros(2), victim, victim, pb)
+    bodies = np.vstack([victim, ring])
+    _, ring_hurt = blast_risk(np.zeros(2), victim, bodies, pb)
+    n = shielding_bodies(np.zeros(2), victim, bodies, pb.body_radius_m)[0]
+    assert n >= 1
+    assert ring_hurt[0] == pytest.approx(alone_hurt[0] * (1 - pb.shielding_per_body) ** n)
+    assert ring_hurt[0] < alone_hurt[0]
+    # a body beside the line, not in it, does not shield
+    beside = np.vstack([victim, [[5.0, 2.0]]])
+    assert shielding_bodies(np.zeros(2), victim, beside, pb.body_radius_m)[0] == 0
+
+
+def test_casualties_of_a_detonation_fall_with_distance_in_a_run(venue: Path) -> None:
+    """In the model: the share of people hurt is highest near the blast and nil beyond 25 m."""
+    over = ["threat.mix={pbied: 1}", "threat.attackers={1: 1}", "threat.start_s=30", NO_STAFF]
+    near, mid, far = [0, 0], [0, 0], [0, 0]
+    for replicate in range(3):
+        loaded = load_scenario(str(venue), over)
+        model = SoftTargetModel(loaded.scenario, "base", run_seed(7, replicate))
+        before = None
+        while not model.attack_began and model.t < 120:
+            standing = np.flatnonzero(model.crowd.standing())
+            before = (standing, model.crowd.xy[standing].copy())
+            model.step()
+        assert model.attack_began and before is not None
+        idx, xy = before
+        blast = model.attackers[0].pos
+        d = np.hypot(*(xy - blast).T)
+        harmed = np.isin(model.crowd.state[idx], [State.KILLED, State.INJURED])
+        for band, sel in ((near, d <= 6), (mid, (d > 6) & (d <= 25)), (far, d > 26)):
+            band[0] += int(harmed[sel].sum())
+            band[1] += int(sel.sum())
+    assert near[1] and mid[1]
+    assert near[0] / near[1] > mid[0] / mid[1] > 0
+    assert far[0] == 0
+
+
+def test_a_bomber_caught_at_screening_may_detonate_at_the_gate(venue: Path) -> None:
+    over = [
+        "threat.mix={pbied: 1}",
+        "threat.target={densest: 1}",
+        "threat.adaptive_probability=0",
+        "threat.pbied.detonate_if_challenged=1",
+        "threat.start_s=40",
+        "threat.on_site_before_s=10",
+        "configurations.base.screening.detection={pbied: 1}",
+        NO_STAFF,
+    ]
+    out = _run(venue, over)
+    assert out.row[C.ATTACK_STARTED] and not out.row[C.ATTACK_PREVENTED]
+    assert (out.events[C.KIND] == "bomber_challenged").any()
+    harmed = out.row[C.KILLED] + out.row[C.INJURED]
+    assert harmed > 0
+    start = out.events[out.events[C.KIND] == "attack_start"][C.DETAIL]
+    assert start.str.endswith("outside the perimeter").all()  # at the gate, not inside
+    never = _run(venue, [*over, "threat.pbied.detonate_if_challenged=0"])
+    assert never.row[C.ATTACK_PREVENTED] and never.row[C.KILLED] == 0
+
+
+# ----------------------------------------------------------------------------- adaptive ---
+
+
+def test_an_adaptive_attacker_facing_sure_screening_never_attacks_inside(venue: Path) -> None:
+    over = [
+        "threat.mix={firearm: 1, blade: 1, pbied: 1}",
+        "threat.target={densest: 1}",
+        "threat.adaptive_probability=1",
+        "threat.start_s=60",
+        "threat.on_site_before_s=20",
+        "configurations.base.screening.detection={firearm: 1, blade: 1, pbied: 1}",
+        NO_STAFF,
+    ]
+    started = 0
+    for replicate in range(6):
+        out = _run(venue, over, replicate)
+        starts = out.events[out.events[C.KIND] == "attack_start"]
+        started += len(starts)
+        assert starts[C.DETAIL].str.endswith("outside the perimeter").all()
+        assert not out.events[C.KIND].isin(["screening_passed", "attacker_caught"]).any()
+        assert (out.events[C.KIND] == "attacker_adapted").any()  # the cell changes plan
+    assert started > 0
