@@ -1,7 +1,8 @@
 """The venue plan drawn with matplotlib.
 
-Area, walls, zones coloured by kind with their names, and a configuration's staff posts and
-patrol routes.
+Area, walls, zones coloured by kind with their names, and a configuration's staff posts,
+patrol routes and cameras with what they cover (range and field of view cut by walls; what
+they do not cover is their blind spot).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def draw_plan(scenario: Scenario, configuration: str | None = None) -> Figure:
     handles.append(mpatches.Patch(facecolor="#333333", label="wall / obstacle"))
     title = f"{scenario.name}: venue plan"
     if configuration is not None:
+        _draw_cameras(ax, scenario, configuration, handles)
         _draw_staff(ax, scenario, configuration, handles)
         title += f", configuration {configuration}"
     ax.set_xlim(-2, venue.width_m + 2)
@@ -116,6 +118,41 @@ def _draw_staff(ax: object, scenario: Scenario, configuration: str, handles: lis
             seen.add(spec.role)
             handles.append(Line2D([], [], marker=marker, color=colour, linestyle="none",
                                   label=spec.role.replace("_", " ")))  # fmt: skip
+
+
+CAMERA_COLOUR = "#33a02c"
+
+
+def _draw_cameras(ax: object, scenario: Scenario, configuration: str, handles: list) -> None:
+    """Each camera as a marker with its name, and the cells it covers shaded."""
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+
+    from sim.sight import coverage_for, sight_for
+
+    cameras = scenario.configurations[configuration].cameras
+    if not cameras:
+        return
+    venue = scenario.venue
+    cell = sight_for(venue).cell
+    union = np.zeros(sight_for(venue).shape, dtype=bool)
+    for cam in cameras.values():
+        union |= coverage_for(venue, cam)
+    ny, nx = union.shape
+    ax.imshow(  # type: ignore[attr-defined]
+        np.where(union, 1.0, np.nan), origin="lower", extent=(0, nx * cell, 0, ny * cell),
+        cmap=ListedColormap([CAMERA_COLOUR]), alpha=0.18, interpolation="nearest", zorder=0.5,
+    )  # fmt: skip
+    for name, cam in cameras.items():
+        x, y = cam.at
+        ax.plot([x], [y], marker="h", color=CAMERA_COLOUR, markersize=7,  # type: ignore[attr-defined]
+                markeredgecolor="black", markeredgewidth=0.5, linestyle="none")  # fmt: skip
+        ax.annotate(f"cam {name}", (x, y), xytext=(4, 4),  # type: ignore[attr-defined]
+                    textcoords="offset points", fontsize=5.5, color="#1b5e20")  # fmt: skip
+    handles.append(Line2D([], [], marker="h", color=CAMERA_COLOUR, markeredgecolor="black",
+                          linestyle="none", label="camera"))  # fmt: skip
+    handles.append(mpatches.Patch(facecolor=CAMERA_COLOUR, alpha=0.25, label="camera coverage"))
 
 
 def save_plan(scenario: Scenario, out: Path, configuration: str | None = None) -> Path:

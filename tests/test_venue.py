@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.errors import ScenarioError
 from sim.loader import load_scenario
 from sim.model import SoftTargetModel
 from sim.plan import draw_plan
+from sim.sight import coverage_for
 from sim.templates import TEMPLATES
 
 
@@ -71,6 +73,18 @@ def test_plan_names_every_zone_and_staff_group() -> None:
         assert name in texts
     for group in sc.configurations["public_private"].staff:
         assert group in texts
+    for camera in sc.configurations["public_private"].cameras:
+        assert f"cam {camera}" in texts
+
+
+def test_plan_shades_what_the_cameras_cover_and_not_their_blind_spots() -> None:
+    sc = load_scenario("festival").scenario
+    assert not draw_plan(sc, "public_only").axes[0].images  # no cameras, no coverage
+    (image,) = draw_plan(sc, "public_private").axes[0].images
+    shaded = np.isfinite(np.asarray(image.get_array(), dtype=float))
+    cams = sc.configurations["public_private"].cameras
+    assert shaded.any() and not shaded.all()
+    assert shaded.sum() == sum(coverage_for(sc.venue, c) for c in cams.values()).astype(bool).sum()
 
 
 WALLED = """\
