@@ -3,6 +3,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+# The browser test of `softtarget view` drives Debian's Chromium; install it when missing.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+    sudo=()
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    fi
+    if [ "$(id -u)" -eq 0 ] || [ ${#sudo[@]} -gt 0 ]; then
+        echo "installing chromium for the browser test (apt-get)" >&2
+        "${sudo[@]}" apt-get update -qq \
+            && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+                >/dev/null \
+            || true
+    fi
+fi
+if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "warning: chromium is not installed and could not be; tests/test_view.py will be skipped" >&2
+fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

@@ -5,7 +5,8 @@ staff by role, the attackers as stars, a local-density heat layer (persons/m² o
 pedestrian lattice) and a clock with the key moments of the run written as they happen.
 
 The figure is built once on the plan of :func:`sim.plan.draw_plan`; each frame only updates
-the artists' data (``set_offsets``, ``set_array``, ``set_text``).
+the artists' data (``set_offsets``, ``set_array``, ``set_text``). The page of ``softtarget
+view`` (:mod:`sim.view`) draws the same :class:`Frame` after each step.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ if TYPE_CHECKING:
     from sim.model import SoftTargetModel
     from sim.schema import Scenario
 
-__all__ = ["STATE_COLOURS", "AnimationError", "animate_run", "milestones", "save_frame"]
+__all__ = [
+    "STATE_COLOURS",
+    "AnimationError",
+    "Frame",
+    "animate_run",
+    "clock",
+    "milestones",
+    "save_frame",
+]
 
 #: Visitor states drawn, with their colours (Paul Tol's colour-blind-safe "bright" scheme,
 #: plus black for the killed). Planned, evacuated and departed people are not drawn.
@@ -62,7 +71,7 @@ class AnimationError(ValueError):
     """The animation cannot be written as asked (format, missing encoder, bad interval)."""
 
 
-def _clock(t: float) -> str:
+def clock(t: float) -> str:
     """``t`` seconds as ``mm:ss`` (or ``h:mm:ss`` past an hour)."""
     s = round(t)
     h, rest = divmod(s, 3600)
@@ -72,8 +81,8 @@ def _clock(t: float) -> str:
 def milestones(model: SoftTargetModel) -> list[tuple[float, str]]:
     """The key moments reached so far, ``(time, label)`` in time order."""
     found: list[tuple[float, str]] = []
-    if model.attack_began and model.attack_start <= model.t + 1e-9:
-        found.append((model.attack_start, f"attack began ({model.attack_mode})"))
+    if model.attack_began and model.t_attack_began <= model.t + 1e-9:
+        found.append((model.t_attack_began, f"attack began ({model.attack_mode})"))
     for value, label in (
         (model.t_first_detect, "first detection"),
         (model.t_police_alerted, "police alerted"),
@@ -174,8 +183,8 @@ class Frame:
         self.attackers.set_offsets(np.array([a.pos for a in live]) if live else np.empty((0, 2)))
         face = ["#D00000" if a.active else "#BBBBBB" for a in live]
         self.attackers.set_facecolors(face if face else "none")
-        lines = [f"t = {_clock(m.t)}"]
-        lines += [f"{_clock(t)}  {label}" for t, label in milestones(m)]
+        lines = [f"t = {clock(m.t)}"]
+        lines += [f"{clock(t)}  {label}" for t, label in milestones(m)]
         self.clock.set_text("\n".join(lines))
 
 

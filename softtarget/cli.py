@@ -22,6 +22,7 @@ from softtarget.bad_input import fail_on_bad_input, require_configuration
 from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
 from softtarget.cli_sweep import COMMANDS as SWEEP_COMMANDS
+from softtarget.cli_view import COMMANDS as VIEW_COMMANDS
 
 #: Outcomes shown after a batch (``softtarget compare`` shows them all).
 HEADLINE = [
@@ -373,7 +374,7 @@ def _print_headline(out: Path) -> None:
     click.echo(analysis.format_comparison(table, "table"))
 
 
-for _command in [*ANALYSIS_COMMANDS, *SWEEP_COMMANDS, *ANIMATE_COMMANDS]:
+for _command in [*ANALYSIS_COMMANDS, *SWEEP_COMMANDS, *ANIMATE_COMMANDS, *VIEW_COMMANDS]:
     main.add_command(_command)
 
 

@@ -1,0 +1,134 @@
+"""The ``softtarget view`` command: an interactive page to step or play one run in a browser.
+
+The main group adds it with ``for command in COMMANDS: main.add_command(command)``. Solara,
+Mesa's visualisation and the model are imported inside the command, so ``softtarget --help``
+stays fast.
+
+The page (:mod:`sim.view`) is served by Solara's Starlette app under uvicorn, in this
+process: the scenario is loaded and checked first (bad input exits 2 before anything
+listens), then bound to the page, and the listening socket is opened before the address is
+printed, so the address is ready to open when it appears.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+
+import click
+
+from softtarget.bad_input import fail_on_bad_input, require_configuration
+
+__all__ = ["COMMANDS", "view"]
+
+
+class BadInput(click.ClickException):
+    """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
+
+    exit_code = 2
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port`` (0: any free port), or a one-line error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise BadInput(f"--host {host}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@click.command(
+    "view",
+    epilog="Example:\n\n\b\n  softtarget view festival\n"
+    "  softtarget view festival --config public_private --replicate 2 --port 8800\n"
+    "  softtarget view my_venue.yaml --set run.duration_s=10min --port 0",
+)
+@click.argument("scenario")
+@click.option("--config", "configuration", help="Configuration shown first (default: the first).")
+@click.option("--seed", type=click.IntRange(min=0), help="Run seed shown first.")
+@click.option(
+    "--replicate",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Replicate whose seed is shown first when --seed is not given [default: 0].",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field by its dotted path, e.g. --set run.duration_s=10min "
+    "(repeatable; the value is read as YAML).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on (0: any free port, printed at start).",
+)
+@fail_on_bad_input
+def view(
+    scenario: str,
+    configuration: str | None,
+    seed: int | None,
+    replicate: int | None,
+    overrides: tuple[str, ...],
+    host: str,
+    port: int,
+) -> None:
+    """Serve an interactive page to step or play one run in a browser.
+
+    The page shows the venue plan with visitors coloured by state, staff by role, attackers,
+    the local density and a clock with the key moments, next to a live chart of the queue,
+    the people inside, the fleeing and the injured or killed. Its sidebar picks the
+    configuration and the seed (then Reset) and steps, plays or pauses the run. The server
+    listens on localhost unless --host says otherwise; Ctrl-C stops it.
+    """
+    from sim.loader import load_scenario
+    from sim.runs import run_seed
+
+    if seed is not None and replicate is not None:
+        raise click.UsageError("give --seed or --replicate, not both")
+    sc = load_scenario(scenario, overrides).scenario
+    configuration = require_configuration(sc, configuration)
+    if seed is None:
+        seed = run_seed(sc.run.seed, replicate or 0)
+    sock = _listen(host, port)
+    url = _url(host, sock)
+    # Solara reads its settings from the environment when it is first imported.
+    os.environ["SOLARA_APP"] = "sim.view"
+    os.environ["SOLARA_MODE"] = "production"  # no file watcher, no hot reload
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    os.environ["SERVER_NAME"] = host
+    os.environ["SERVER_PORT"] = str(sock.getsockname()[1])
+    # Plain http on a loopback address: the session cookie falls back to samesite=lax.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
+    import uvicorn
+
+    from sim.view import bind
+
+    bind(sc, configuration, seed)
+    config = uvicorn.Config("solara.server.starlette:app", log_level="warning")
+    click.echo(f"softtarget view: serving {sc.name} on {url}  (Ctrl-C stops)")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+COMMANDS = [view]
