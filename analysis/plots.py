@@ -56,6 +56,7 @@ LABELS: Final[dict[str, str]] = {
     C.CRUSH_INJURED: "crush injuries (persons)",
     C.KILLED_OUTSIDE: "killed outside the perimeter (persons)",
     C.INJURED_OUTSIDE: "injured outside the perimeter (persons)",
+    C.CRUSH_INJURED_OUTSIDE: "crush-injured outside the perimeter (persons)",
     C.T_DETECT_S: "time to detection (s from attack start)",
     C.T_POLICE_ALERTED_S: "time to police alert (s from attack start)",
     C.T_NEUTRALISED_S: "time to neutralisation (s from attack start)",

@@ -41,6 +41,7 @@ INJURED: Final = "injured"
 CRUSH_INJURED: Final = "crush_injured"
 KILLED_OUTSIDE: Final = "killed_outside"
 INJURED_OUTSIDE: Final = "injured_outside"
+CRUSH_INJURED_OUTSIDE: Final = "crush_injured_outside"
 
 # --- runs.parquet: crowd --------------------------------------------------------------------
 VISITORS: Final = "visitors"
@@ -82,6 +83,7 @@ RUNS_SCHEMA: Final = pa.schema(
         pa.field(CRUSH_INJURED, pa.int64(), nullable=False),
         pa.field(KILLED_OUTSIDE, pa.int64(), nullable=False),
         pa.field(INJURED_OUTSIDE, pa.int64(), nullable=False),
+        pa.field(CRUSH_INJURED_OUTSIDE, pa.int64(), nullable=False),
         pa.field(VISITORS, pa.int64(), nullable=False),
         pa.field(EVAC_TIME_S, pa.float64()),
         pa.field(PEAK_DENSITY, pa.float64(), nullable=False),
@@ -108,6 +110,7 @@ OUTCOMES: Final = (
     CRUSH_INJURED,
     KILLED_OUTSIDE,
     INJURED_OUTSIDE,
+    CRUSH_INJURED_OUTSIDE,
     EVAC_TIME_S,
     PEAK_DENSITY,
     DENSITY_EXPOSURE,

@@ -993,15 +993,19 @@ class SoftTargetModel(mesa.Model):
             return
         self.police_dispatched.add(msg.about)
         rng = self.rngs["response"]
-        for s in self.staff:
-            if not s.police:
-                continue
-            if s.on_site and s.target is None:
-                s.target = a.ident
-            elif not s.on_site and math.isinf(s.arrives_at) and s.spec.response_time_s:
+        # the nearest capable units on site: armed first against a gun or a vehicle
+        armed_first = a.mode in ("firearm", "vehicle") and a.phase == "attack"
+        free = [s for s in self.staff if s.police and s.on_site and s.target is None]
+        free.sort(key=lambda s: (armed_first and not s.spec.armed, np.hypot(*(s.pos - a.pos))))
+        sent = free[: self.config.coordination.units_per_incident]
+        for s in sent:
+            s.target = a.ident
+        for s in self.staff:  # units off site set out; they arrive after their response time
+            if s.police and not s.on_site and math.isinf(s.arrives_at) and s.spec.response_time_s:
                 s.arrives_at = self.t + float(s.spec.response_time_s.sample(rng))
                 s.target = a.ident
-        self.log("dispatch", "police", f"attacker:{a.ident}")
+        units = ",".join(str(s.unique_id) for s in sent)
+        self.log("dispatch", "police", f"attacker:{a.ident} units={units or 'none on site'}")
 
     def _false_alarms(self) -> None:
         rng = self.rngs["detection"]
@@ -1025,6 +1029,8 @@ class SoftTargetModel(mesa.Model):
         self.log("venue_response", "control_room", order)
         if order == "none":
             return
+        guides = "stewards guide" if self.guided else "no guidance"
+        self.log("public_address", "control_room", f"{order}; {guides}")
         cw = self.crowd
         if order == "lockdown":  # gates shut; everyone inside stops where they are
             self.locked = True
@@ -1319,6 +1325,7 @@ class SoftTargetModel(mesa.Model):
             C.CRUSH_INJURED: self.crush_injured,
             C.KILLED_OUTSIDE: int((killed & cw.outside_at_harm).sum()),
             C.INJURED_OUTSIDE: int((hurt & cw.outside_at_harm).sum()),
+            C.CRUSH_INJURED_OUTSIDE: int((self.crushed & cw.outside_at_harm).sum()),
             C.VISITORS: int((cw.state != State.PLANNED).sum()),
             C.EVAC_TIME_S: evac,
             C.PEAK_DENSITY: self.peak_density,

@@ -552,6 +552,12 @@ class Coordination(Section):
         "(walk plus wait at the door) instead of the nearest; default: when the configuration "
         "has staff who guide (stewards, transit staff).",
     )
+    units_per_incident: PosInt = Field(
+        4,
+        description="Police units on site the police room sends to an incident: the nearest "
+        "capable first (armed ones first against a gun or a vehicle); the rest hold their "
+        "posts. Armed response units off site all set out (E).",
+    )
     false_alarm_busy_s: Duration = Field(
         600.0, description="Time a police responder is tied up checking a false alarm (E)."
     )

@@ -80,6 +80,7 @@ def fake_run(task: RunTask) -> RunOutput:
         C.CRUSH_INJURED: int(rng.poisson(1)),
         C.KILLED_OUTSIDE: 0,
         C.INJURED_OUTSIDE: 0,
+        C.CRUSH_INJURED_OUTSIDE: 0,
         C.VISITORS: 5000,
         C.EVAC_TIME_S: float(rng.uniform(100, 400)) if started else nan,
         C.PEAK_DENSITY: float(rng.uniform(1, 6)),

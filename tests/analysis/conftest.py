@@ -95,6 +95,7 @@ def write_results(
                     C.CRUSH_INJURED: 0,
                     C.KILLED_OUTSIDE: 0,
                     C.INJURED_OUTSIDE: 0,
+                    C.CRUSH_INJURED_OUTSIDE: 0,
                     C.VISITORS: 5000,
                     C.EVAC_TIME_S: float(400 + rng.normal(0, 20)) if is_started else None,
                     C.PEAK_DENSITY: float(3 + rng.random()),
