@@ -4,16 +4,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-# The browser test of `softtarget view` drives Debian's Chromium; install it when missing.
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+# The browser test of `softtarget view` drives Debian's Chromium, and the MP4 test of
+# `softtarget animate` needs ffmpeg; install them when missing.
+if { [ ! -x /usr/bin/chromium ] || ! command -v ffmpeg >/dev/null 2>&1; } \
+    && command -v apt-get >/dev/null 2>&1; then
     sudo=()
     if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
         sudo=(sudo)
     fi
     if [ "$(id -u)" -eq 0 ] || [ ${#sudo[@]} -gt 0 ]; then
-        echo "installing chromium for the browser test (apt-get)" >&2
+        echo "installing chromium and ffmpeg for the browser and MP4 tests (apt-get)" >&2
         "${sudo[@]}" apt-get update -qq \
-            && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+            && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg \
                 >/dev/null \
             || true
     fi

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,24 @@ def test_animate_run_writes_one_frame_per_interval(scenario: Path, tmp_path: Pat
     assert n == 7  # t = 0, 10, ..., 60 s
     with Image.open(out) as im:
         assert im.n_frames == n
+
+
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+    reason="ffmpeg is not installed (scripts/test.sh installs it with apt-get where it can)",
+)
+def test_animate_run_writes_an_mp4_with_ffmpeg(scenario: Path, tmp_path: Path) -> None:
+    sc = load_scenario(str(scenario), [ONE_MINUTE]).scenario
+    configuration = next(iter(sc.configurations))
+    out = tmp_path / "run.mp4"
+    n = animate_run(sc, configuration, run_seed(sc.run.seed, 0), out, every_s=15)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
+         "-show_entries", "stream=nb_read_frames,codec_name", "-of", "json", str(out)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert n == 5 and int(stream["nb_read_frames"]) == n
 
 
 def test_animate_run_refuses_unwritable_formats_before_running(
