@@ -609,7 +609,9 @@ class SoftTargetModel(mesa.Model):
                     self._arrive(a)
             elif a.phase == "reconnaissance":
                 a.pos = self._walk_point(a.pos, a.goal, 1.2)
-                if t >= self.recon_window[1]:  # type: ignore[index]
+                # the visit ends at its planned end, or for the whole cell when one of them
+                # was questioned and not put off
+                if self.recon_window is None or t >= self.recon_window[1]:
                     a.phase = "waiting"
                     self.log("reconnaissance_end", f"attacker:{a.ident}")
             elif a.phase == "approach":
@@ -906,11 +908,12 @@ class SoftTargetModel(mesa.Model):
                 k = len(idx)
                 p_one = self.scenario.crowd.notice_skill * c * occ
                 p_any = 1.0 - (1.0 - p_one) ** (k * self.dt)
-                if k and rng.random() < p_any:
+                # a visitor's notice counts as a detection when they report it
+                noticed = bool(k) and rng.random() < p_any
+                if noticed and rng.random() < self.scenario.crowd.report_probability:
                     self._detected(a, "visitor")
-                    if rng.random() < self.scenario.crowd.report_probability:
-                        a.visitor_reports += 1
-                        self._visitor_report(a, kind)
+                    a.visitor_reports += 1
+                    self._visitor_report(a, kind)
 
     def _send(self, hop: str, *, kind: str, to: str, about: int, sender: str) -> None:
         """Send a message over the configuration's hop named ``hop``."""

@@ -573,8 +573,9 @@ class Screening(Section):
     )
     service_time_s: Dist | None = Field(
         None,
-        description="Service time per person (default by method: metal detector 6 s, bag "
-        "check 10 s, bag check + pat-down 14 s; S/E), exponential.",
+        description="Service time per person (default by method, exponential: metal "
+        "detector 6 s (5–9; S), bag check + pat-down 10 s (6–15; S/E), bag check alone 8 s "
+        "(E), visual 3 s (E)).",
     )
     detection: dict[AttackMode, Probability] | None = Field(
         None,
@@ -654,8 +655,8 @@ DEFAULT_SERVICE_S: dict[str, float] = {
     "none": 1.0,
     "visual": 3.0,
     "metal_detector": 6.0,
-    "bag_check": 10.0,
-    "bag_check_pat_down": 14.0,
+    "bag_check": 8.0,
+    "bag_check_pat_down": 10.0,
 }
 DEFAULT_DETECTION: dict[str, dict[str, float]] = {
     "none": dict.fromkeys(ATTACK_MODES, 0.0),

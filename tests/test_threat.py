@@ -212,3 +212,24 @@ def test_an_adaptive_attacker_facing_sure_screening_never_attacks_inside(venue: 
         assert not out.events[C.KIND].isin(["screening_passed", "attacker_caught"]).any()
         assert (out.events[C.KIND] == "attacker_adapted").any()  # the cell changes plan
     assert started > 0
+
+
+def test_a_cell_goes_on_when_one_member_is_questioned_during_reconnaissance(venue: Path) -> None:
+    """Questioned and not put off, one member ends the cell's visit; the plan goes on."""
+    over = [
+        "threat.mix={blade: 1}",
+        "threat.attackers={2: 1}",
+        "threat.reconnaissance_probability=1",
+        "threat.reconnaissance_s=100",
+        "threat.deterred_if_questioned=0",
+        "threat.conspicuousness={reconnaissance: 1, approach: 0, attack: 1}",
+        "threat.start_s=110",
+        "threat.on_site_before_s=5",
+        "configurations.base.staff={cops: {role: police, count: 4, post: stage, skill: 1, "
+        "view_range_m: 60, speed_mps: 4}}",
+    ]
+    out = _run(venue, over)
+    kinds = out.events[C.KIND]
+    assert (kinds == "questioned").sum() >= 1
+    assert (kinds == "reconnaissance_end").sum() == 1  # the other member leaves with them
+    assert (kinds == "attacker_arrived").sum() == 2  # and come back for the attack
