@@ -135,7 +135,7 @@ def scenarios() -> None:
 
     for name in builtin_names():
         sc = load_scenario(name).scenario
-        first = " ".join(sc.description.split()).split(". ")[0].rstrip(".")
+        first = " ".join(sc.description.split()).split(". ")[0].split("; ")[0].rstrip(".")
         click.echo(f"{name:<10} {first}")
 
 
