@@ -87,7 +87,8 @@ NOTES: dict[str, dict[str, str]] = {
             "a small cell with a firearm, a blade, a person-borne bomb or a vehicle arrives, "
             "spends 2 to 15 minutes on site and strikes the densest spot, the queue outside "
             "the fence or the bars. The comparison asks what private screening at every lane "
-            "(64 guards at the gates), 50 stewards on the field and a joint control room add "
+            "(64 guards at the gates), 50 stewards on the field, two CCTV operators watching "
+            "nine cameras and a joint control room add "
             "to a police-only plan that screens at a third of the lanes: detection before the "
             "attack, time to alert the police, harm, the screening queue, and the cost."
         ),
@@ -99,8 +100,8 @@ NOTES: dict[str, dict[str, str]] = {
             "*compressive asphyxia*'s ~30 s (Still; S). Screening: bag check (public_only) and "
             "bag check + pat-down (public_private) catch a firearm or bomb with P 0.35 and 0.5 "
             "(*P(detect firearm or explosive at bag check + pat-down)*, 0.05–0.9; S/E); "
-            "service times are the methods' defaults, 10 s and 14 s (*bag check + pat-down "
-            "service time* gives 10 s, 6–15; S/E). Private staff: 64 guards and 50 stewards "
+            "service times are the methods' defaults, 8 s (E) and 10 s (*bag check + pat-down "
+            "service time*, 6–15; S/E). Private staff: 64 guards and 50 stewards "
             "for ~12,600 visitors, about 1 per 110 — inside the 1:100–1:500 range of *private "
             "security per visitors (Dutch guideline)* (Veiligheidsregio Twente; V), denser than "
             "its 1 per 250. The armed unit arrives after a log-normal time of median 8 min "
@@ -118,22 +119,25 @@ NOTES: dict[str, dict[str, str]] = {
     },
     "stadium": {
         "represents": (
-            "The last half hour before kick-off at a football stadium for 32,000: most "
-            "spectators are in the four stands, the rest queue at eight turnstile banks on the "
-            "north and south streets, and a late peak of 2,000 arrives around twenty minutes "
+            "The last half hour before kick-off at a football stadium for 34,000: 22,000 "
+            "spectators are in the four stands, 2,000 queue at eight turnstile banks on the "
+            "north and south streets, and a late peak of 10,000 arrives around twenty minutes "
             "in. Half of the attacks target the crowd at the turnstiles outside the "
             "perimeter. public_only has police screening at half the turnstiles and patrolling "
             "the stands; public_private adds private screening with pat-down at every "
-            "turnstile, 128 stewards in the stands, a joint control room, and invacuation "
-            "into the concourse instead of evacuation."
+            "turnstile, 128 stewards in the stands, three CCTV operators watching eight "
+            "cameras on the queues and stands, a joint control room, and a lockdown (gates "
+            "shut, spectators kept in the ground, as at the Stade de France in 2015) instead "
+            "of an evacuation."
         ),
         "sources": (
             "Crowd movement keeps the defaults of Crowd: *free walking speed* (Weidmann 1993; "
             "V), *flight speed under attack* (Hayes & Hayes via Briggs & Kennedy; V) and "
             "*reaction (recognition) delay near an attack* (V). The late peak follows "
             "Screening: *share of visitors arriving in the last 45 min before start*, 60–70% "
-            "(vendor claim; S), for the part of the crowd not yet inside. 128 stewards for "
-            "~33,500 spectators are ~1 per 260, the 1 per 250 of *private security per "
+            "(vendor claim; S): about a third of the crowd is still to come in the last 30 "
+            "minutes. 128 stewards for ~34,000 spectators are ~1 per 265, the 1 per 250 of "
+            "*private security per "
             "visitors (Dutch guideline)* (Veiligheidsregio Twente; V). Eight 6 m egress gates "
             "at Crowd: *bottleneck specific flow* ~1.6 persons/(m·s) (Seyfried et al.; V) "
             "empty the stands in about 6.5 min, inside the 8 min of *normal maximum egress time "
@@ -142,8 +146,9 @@ NOTES: dict[str, dict[str, str]] = {
             "median 8 min (*first armed police on scene*; S/V); the joint control room reaches "
             "the police in ~1 min and separate rooms in ~5 min (Reporting rows, Amsterdam "
             "ArenA and Manchester; V/E). The gate target follows Stade de France 2015 (Frames "
-            "for scenarios); invacuation is one of the procedures of the UK Protection of "
-            "Premises Act's enhanced duty (Frames for scenarios). Crowd sizes, attack mix and "
+            "for scenarios), and so does the lockdown; lockdown is one of the procedures of the "
+            "UK Protection of Premises Act's enhanced duty (Frames for scenarios). Crowd "
+            "sizes, attack mix and "
             "timing, staff skills and costs are estimates (E)."
         ),
     },
@@ -155,7 +160,8 @@ NOTES: dict[str, dict[str, str]] = {
             "minute walk in. Attackers mingle for 1 to 8 minutes and strike the densest spot "
             "or the concourse. public_only has four police officers on patrol and an armed "
             "unit; public_private adds transit staff on the platforms and transit enforcement "
-            "officers (BOA) on patrol, reporting to a control room shared with the police."
+            "officers (BOA) on patrol and two CCTV operators watching eleven cameras on the "
+            "platforms and in the hall, reporting to a control room shared with the police."
         ),
         "sources": (
             "Crowd movement keeps the defaults of Crowd: *free walking speed* (Weidmann 1993; "
@@ -180,8 +186,8 @@ NOTES: dict[str, dict[str, str]] = {
             "evacuation, invacuation, lockdown and communication) whatever their size. "
             "public_only has a police patrol in the street and volunteers without radios; "
             "public_private adds a licensed guard checking bags at the door, radios and "
-            "training for the volunteers, a direct line to the police and invacuation into a "
-            "side room."
+            "training for the volunteers, a direct line to the police and a lockdown (doors "
+            "shut, people kept in the hall) once an attack is known."
         ),
         "sources": (
             "The duty and its procedures are those of Frames for scenarios (*UK Terrorism "
@@ -192,8 +198,8 @@ NOTES: dict[str, dict[str, str]] = {
             "police patrol in the street corresponds to Attack and response: *first police on "
             "scene, police present at venue*, ~1 min (V/S); the armed unit's median of 9 min "
             "lies within the 5–15 min of *first armed police on scene* (S/V). The guard's bag "
-            "check takes the method's defaults (10 s, P 0.35 of catching a firearm or bomb; "
-            "S/E). Crowd movement keeps the Crowd defaults (Weidmann 1993; Hayes & Hayes via "
+            "check takes the method's defaults (8 s, P 0.35 of catching a firearm or bomb; "
+            "E). Crowd movement keeps the Crowd defaults (Weidmann 1993; Hayes & Hayes via "
             "Briggs & Kennedy; V). Congregation size, arrival rate, attack mix and timing, "
             "volunteers' skill and costs are estimates (E)."
         ),
