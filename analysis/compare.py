@@ -26,6 +26,8 @@ __all__ = [
     "default_baseline",
     "format_comparison",
     "outcome_kind",
+    "p_with_test",
+    "with_ci",
 ]
 
 DEFAULT_BASELINE: Final = "public_only"
@@ -318,7 +320,8 @@ def _pct(x: float, *, signed: bool = False, unit: str = "%") -> str:
     return s.replace("-", MINUS) + unit
 
 
-def _with_ci(est: float, low: float, high: float, *, share: bool, diff: bool = False) -> str:
+def with_ci(est: float, low: float, high: float, *, share: bool, diff: bool = False) -> str:
+    """An estimate with its interval as shown in tables: ``12.3 [10.1, 14.6]``, shares in %."""
     if share:
         unit = " pp" if diff else "%"
         fmt = lambda v, signed=False: _pct(v, signed=signed, unit=unit if signed else "")  # noqa: E731
@@ -339,7 +342,8 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _p_test(p: float, test: object) -> str:
+def p_with_test(p: float, test: object) -> str:
+    """A p-value with the short name of its test: ``0.013 (Wilcoxon)``."""
     short = {S.WILCOXON: "Wilcoxon", S.MCNEMAR: "McNemar"}
     name = "" if test is None or test is pd.NA else short.get(str(test), str(test))
     return f"{_p(p)} ({name})" if name else _p(p)
@@ -367,15 +371,15 @@ def _display_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                 str(rec[OUTCOME]),
                 str(rec[C.CONFIGURATION]) + (" (baseline)" if is_base else ""),
                 str(rec[N]),
-                _with_ci(rec[MEAN], rec[MEAN_LOW], rec[MEAN_HIGH], share=share),
+                with_ci(rec[MEAN], rec[MEAN_LOW], rec[MEAN_HIGH], share=share),
                 "–"
                 if share
-                else _with_ci(rec[MEDIAN], rec[MEDIAN_LOW], rec[MEDIAN_HIGH], share=False),
+                else with_ci(rec[MEDIAN], rec[MEDIAN_LOW], rec[MEDIAN_HIGH], share=False),
                 "–"
                 if is_base
-                else _with_ci(rec[DIFF], rec[DIFF_LOW], rec[DIFF_HIGH], share=share, diff=True),
+                else with_ci(rec[DIFF], rec[DIFF_LOW], rec[DIFF_HIGH], share=share, diff=True),
                 "–" if is_base or pairs is pd.NA else str(pairs),
-                "–" if is_base else _p_test(rec[P_HOLM], rec[TEST]),
+                "–" if is_base else p_with_test(rec[P_HOLM], rec[TEST]),
                 "–" if is_base else _num(rec[EFFECT], signed=True),
             ]
         )

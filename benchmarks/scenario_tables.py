@@ -49,9 +49,9 @@ from analysis.compare import (  # noqa: E402
     P_HOLM,
     SHARE,
     TEST,
-    _p_test,
-    _with_ci,
     compare,
+    p_with_test,
+    with_ci,
 )
 from sim import columns as C  # noqa: E402
 from sim.batch import plan_tasks, run_batch  # noqa: E402
@@ -307,12 +307,12 @@ def outcome_table(table: object) -> str:
         cells = [label]
         for conf in configurations:
             r = rows.loc[conf]
-            cells.append(_with_ci(r[MEAN], r[MEAN_LOW], r[MEAN_HIGH], share=share))
+            cells.append(with_ci(r[MEAN], r[MEAN_LOW], r[MEAN_HIGH], share=share))
         for other in others:
             r = rows.loc[other]
             assert str(r[BASELINE]) == baseline
-            cells.append(_with_ci(r[DIFF], r[DIFF_LOW], r[DIFF_HIGH], share=share, diff=True))
-            cells.append(_p_test(r[P_HOLM], r[TEST]))
+            cells.append(with_ci(r[DIFF], r[DIFF_LOW], r[DIFF_HIGH], share=share, diff=True))
+            cells.append(p_with_test(r[P_HOLM], r[TEST]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -135,8 +135,9 @@ def _draw_cameras(ax: object, scenario: Scenario, configuration: str, handles: l
     if not cameras:
         return
     venue = scenario.venue
-    cell = sight_for(venue).cell
-    union = np.zeros(sight_for(venue).shape, dtype=bool)
+    sight = sight_for(venue)
+    cell = sight.cell
+    union = np.zeros(sight.shape, dtype=bool)
     for cam in cameras.values():
         union |= coverage_for(venue, cam)
     ny, nx = union.shape

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class BadInput(click.ClickException):
+    """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
+
+    exit_code = 2
+
+
 def fail_on_bad_input(func: F | None = None, *, also: tuple[type[Exception], ...] = ()) -> Any:
     """Decorate a command so that bad input exits 2 with one line per problem.
 
@@ -39,6 +45,29 @@ def fail_on_bad_input(func: F | None = None, *, also: tuple[type[Exception], ...
         return wrapper  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate
+
+
+def one_run(
+    scenario: str,
+    configuration: str | None,
+    seed: int | None,
+    replicate: int | None,
+    overrides: tuple[str, ...],
+) -> tuple[Scenario, str, int]:
+    """The scenario, configuration and seed of one run chosen by --config, --seed/--replicate.
+
+    ``--seed`` and ``--replicate`` exclude each other; without either, replicate 0.
+    """
+    from sim.loader import load_scenario
+    from sim.runs import run_seed
+
+    if seed is not None and replicate is not None:
+        raise click.UsageError("give --seed or --replicate, not both")
+    sc = load_scenario(scenario, overrides).scenario
+    configuration = require_configuration(sc, configuration)
+    if seed is None:
+        seed = run_seed(sc.run.seed, replicate or 0)
+    return sc, configuration, seed
 
 
 def require_configuration(scenario: Scenario, name: str | None) -> str:

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import click
 
+from softtarget.bad_input import BadInput
+
 __all__ = ["COMMANDS", "BadInput", "compare_command", "plot_command", "report_command"]
-
-
-class BadInput(click.ClickException):
-    """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
-
-    exit_code = 2
 
 
 def _results_arg(f):

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import click
 
-from softtarget.bad_input import fail_on_bad_input, require_configuration
+from softtarget.bad_input import BadInput, fail_on_bad_input, one_run
 
 __all__ = ["COMMANDS", "animate_command"]
-
-
-class BadInput(click.ClickException):
-    """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
-
-    exit_code = 2
 
 
 @click.command(
@@ -87,15 +81,8 @@ def animate_command(
     happen. --seed or --replicate picks the same run as ``softtarget run``.
     """
     from sim.animate import AnimationError, animate_run
-    from sim.loader import load_scenario
-    from sim.runs import run_seed
 
-    if seed is not None and replicate is not None:
-        raise click.UsageError("give --seed or --replicate, not both")
-    sc = load_scenario(scenario, overrides).scenario
-    configuration = require_configuration(sc, configuration)
-    if seed is None:
-        seed = run_seed(sc.run.seed, replicate or 0)
+    sc, configuration, seed = one_run(scenario, configuration, seed, replicate, overrides)
     try:
         n = animate_run(sc, configuration, seed, out, every_s=every_s, progress=not quiet, fps=fps)
     except AnimationError as exc:

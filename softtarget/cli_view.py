@@ -18,15 +18,9 @@ import warnings
 
 import click
 
-from softtarget.bad_input import fail_on_bad_input, require_configuration
+from softtarget.bad_input import BadInput, fail_on_bad_input, one_run
 
 __all__ = ["COMMANDS", "view"]
-
-
-class BadInput(click.ClickException):
-    """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
-
-    exit_code = 2
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -102,15 +96,7 @@ def view(
     configuration and the seed (then Reset) and steps, plays or pauses the run. The server
     listens on localhost unless --host says otherwise; Ctrl-C stops it.
     """
-    from sim.loader import load_scenario
-    from sim.runs import run_seed
-
-    if seed is not None and replicate is not None:
-        raise click.UsageError("give --seed or --replicate, not both")
-    sc = load_scenario(scenario, overrides).scenario
-    configuration = require_configuration(sc, configuration)
-    if seed is None:
-        seed = run_seed(sc.run.seed, replicate or 0)
+    sc, configuration, seed = one_run(scenario, configuration, seed, replicate, overrides)
     sock = _listen(host, port)
     url = _url(host, sock)
     # Solara reads its settings from the environment when it is first imported.
