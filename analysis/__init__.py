@@ -1,20 +1,20 @@
 """Reading results, statistics, plots and reports.
 
-``analysis.load`` reads a results folder into a typed runs table, ``analysis.compare``
+``analysis.load`` reads a results folder into a typed runs table, ``softtarget.analysis.compare``
 summarises it per configuration and against a baseline, ``analysis.plot_results`` and
 ``analysis.write_report`` draw the figures and the HTML report. The plotting names are
 imported on first use, so ``import analysis`` does not pull in matplotlib and seaborn.
 
-Note: ``analysis.compare`` is the function; the module is reached as
-``from analysis.compare import ...`` (``sys.modules``), which still works.
+Note: ``softtarget.analysis.compare`` is the function; the module is reached as
+``from softtarget.analysis.compare import ...`` (``sys.modules``), which still works.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from analysis.compare import compare, format_comparison
-from analysis.results import (
+from softtarget.analysis.compare import compare, format_comparison
+from softtarget.analysis.results import (
     load,
     load_events,
     load_failures,
@@ -23,7 +23,7 @@ from analysis.results import (
 )
 
 if TYPE_CHECKING:
-    from analysis.plots import (
+    from softtarget.analysis.plots import (
         configuration_palette,
         make_figures,
         plot_cost_effectiveness,
@@ -33,18 +33,18 @@ if TYPE_CHECKING:
         plot_results,
         plot_timeseries,
     )
-    from analysis.report import write_report
+    from softtarget.analysis.report import write_report
 
 _LAZY = {
-    "configuration_palette": "analysis.plots",
-    "make_figures": "analysis.plots",
-    "plot_cost_effectiveness": "analysis.plots",
-    "plot_distributions": "analysis.plots",
-    "plot_ecdfs": "analysis.plots",
-    "plot_response_timeline": "analysis.plots",
-    "plot_results": "analysis.plots",
-    "plot_timeseries": "analysis.plots",
-    "write_report": "analysis.report",
+    "configuration_palette": "softtarget.analysis.plots",
+    "make_figures": "softtarget.analysis.plots",
+    "plot_cost_effectiveness": "softtarget.analysis.plots",
+    "plot_distributions": "softtarget.analysis.plots",
+    "plot_ecdfs": "softtarget.analysis.plots",
+    "plot_response_timeline": "softtarget.analysis.plots",
+    "plot_results": "softtarget.analysis.plots",
+    "plot_timeseries": "softtarget.analysis.plots",
+    "write_report": "softtarget.analysis.report",
 }
 
 __all__ = [

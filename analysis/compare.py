@@ -17,8 +17,8 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
-from analysis import stats as S
-from sim import columns as C
+from softtarget.analysis import stats as S
+from softtarget.sim import columns as C
 
 __all__ = [
     "DEFAULT_BASELINE",
@@ -136,7 +136,7 @@ def compare(
     r"""Summarise each outcome per configuration and compare each configuration to a baseline.
 
     One row per (outcome, configuration), outcomes in the order asked (default: every
-    :data:`sim.columns.OUTCOMES` column present in ``df``), configurations in the table's
+    :data:`softtarget.sim.columns.OUTCOMES` column present in ``df``), configurations in the table's
     order. Columns:
 
     - ``n``: runs with a value (NaN times — the event did not happen — are not counted);

@@ -1,6 +1,6 @@
 """Seaborn figures of a results folder, one consistent colour per configuration.
 
-Every ``plot_*`` function takes DataFrames (as returned by :mod:`analysis.results`) and
+Every ``plot_*`` function takes DataFrames (as returned by :mod:`softtarget.analysis.results`) and
 returns a :class:`matplotlib.figure.Figure` built on the Agg canvas without touching pyplot's
 global state, so nothing accumulates in long sessions; :func:`plot_results` draws them all for
 a results folder, writes them to files and releases them.
@@ -27,8 +27,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis import stats as S
-from sim import columns as C
+from softtarget.analysis import stats as S
+from softtarget.sim import columns as C
 
 __all__ = [
     "DISTRIBUTION_OUTCOMES",
@@ -405,7 +405,7 @@ def plot_results(
     (``png``, ``svg``, ``pdf``). The time-series figure is skipped when the folder has no
     ``timeseries.parquet``. Returns the paths written.
     """
-    from analysis.results import load, load_timeseries
+    from softtarget.analysis.results import load, load_timeseries
 
     runs = load(results_dir)
     timeseries = load_timeseries(results_dir, missing_ok=True)

@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from analysis import plots
-from analysis.compare import compare, format_comparison
-from analysis.results import load, load_failures, load_manifest, load_timeseries
-from sim import columns as C
+from softtarget.analysis import plots
+from softtarget.analysis.compare import compare, format_comparison
+from softtarget.analysis.results import load, load_failures, load_manifest, load_timeseries
+from softtarget.sim import columns as C
 
 __all__ = ["REPORT_FILE", "write_report"]
 
@@ -86,9 +86,9 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
     """Write the HTML report of a results folder and return its path.
 
     ``out_path`` defaults to ``<results_dir>/report.html``. Sections: scenario summary,
-    the comparison table (:func:`analysis.compare.compare` against ``public_only`` or the
-    first configuration), the standard figures of :mod:`analysis.plots`, failed runs if any,
-    the resolved scenario (parameters) and provenance (package version, scenario hash,
+    the comparison table (:func:`softtarget.analysis.compare.compare` against ``public_only`` or the
+    first configuration), the standard figures of :mod:`softtarget.analysis.plots`, failed runs if
+    any, the resolved scenario (parameters) and provenance (package version, scenario hash,
     seeds, dates).
     """
     folder = Path(results_dir)

@@ -2,8 +2,8 @@
 
 A results folder holds ``manifest.json``, ``runs.parquet`` (one row per successful run),
 ``failures.parquet`` (one row per failed run), ``timeseries.parquet`` and ``events.parquet``;
-the Arrow schemas are pinned in :mod:`sim.columns`. Every loader here returns a frame whose
-dtypes follow from the pinned schema, not from whatever pandas would guess:
+the Arrow schemas are pinned in :mod:`softtarget.sim.columns`. Every loader here returns a frame
+whose dtypes follow from the pinned schema, not from whatever pandas would guess:
 
 ============================  ==============================================================
 Arrow type                    pandas dtype
@@ -17,28 +17,29 @@ Arrow type                    pandas dtype
 ``configuration``             ordered ``category``, in the manifest's configuration order
 ============================  ==============================================================
 
-Anything absent or unreadable raises :class:`sim.errors.ResultsError` naming the folder and
-the file.
+Reading the files is the store's (:class:`softtarget.sim.store.ResultsStore`): the consolidated
+table when it is current, else straight from the parts of an interrupted or running batch, each
+checked against its pinned schema and schema version. This module only adds the pandas types,
+the configuration order and the row order on top. Anything absent or unreadable raises
+:class:`softtarget.sim.errors.ResultsError` naming the folder and the file.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from sim import columns as C
-from sim.errors import ResultsError
+from softtarget.sim import columns as C
+from softtarget.sim import store as S
 
-MANIFEST_FILE = "manifest.json"
-RUNS_FILE = "runs.parquet"
-FAILURES_FILE = "failures.parquet"
-TIMESERIES_FILE = "timeseries.parquet"
-EVENTS_FILE = "events.parquet"
+MANIFEST_FILE = S.MANIFEST
+RUNS_FILE = S.TABLE_FILES[S.RUNS]
+FAILURES_FILE = S.TABLE_FILES[S.FAILURES]
+TIMESERIES_FILE = S.TABLE_FILES[S.TIMESERIES]
+EVENTS_FILE = S.TABLE_FILES[S.EVENTS]
 
 __all__ = [
     "EVENTS_FILE",
@@ -55,28 +56,9 @@ __all__ = [
 ]
 
 
-def _folder(results_dir: str | Path) -> Path:
-    path = Path(results_dir)
-    if not path.exists():
-        raise ResultsError(f"{path}: results folder does not exist")
-    if not path.is_dir():
-        raise ResultsError(f"{path}: not a folder (expected a results folder)")
-    return path
-
-
 def load_manifest(results_dir: str | Path) -> dict[str, Any]:
     """Read and parse the ``manifest.json`` of a results folder."""
-    folder = _folder(results_dir)
-    path = folder / MANIFEST_FILE
-    if not path.is_file():
-        raise ResultsError(f"{folder}: missing {MANIFEST_FILE} (is this a results folder?)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read the manifest: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise ResultsError(f"{path}: the manifest is not a JSON object")
-    return manifest
+    return S.ResultsStore(results_dir).read_manifest()
 
 
 def configuration_order(manifest: dict[str, Any]) -> list[str]:
@@ -114,51 +96,21 @@ def _pandas_dtype(field: pa.Field) -> Any:
     raise TypeError(f"no pandas dtype rule for Arrow type {t}")  # pragma: no cover
 
 
-def _read_table(
-    folder: Path,
-    filename: str,
-    schema: pa.Schema,
-    order: list[str],
-) -> pd.DataFrame:
-    path = folder / filename
-    if not path.is_file():
-        raise ResultsError(f"{folder}: missing {filename}")
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise ResultsError(f"{path}: cannot read Parquet: {exc}") from exc
-    meta = table.schema.metadata or {}
-    version = meta.get(b"softtarget.schema_version")
-    if version is not None and version.decode() != str(C.SCHEMA_VERSION):
-        raise ResultsError(
-            f"{path}: schema version {version.decode()}, this softtarget reads version "
-            f"{C.SCHEMA_VERSION}"
-        )
-    missing = [f.name for f in schema if f.name not in table.column_names]
-    if missing:
-        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
-    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-    for field in schema:
-        column = table.column(field.name)
-        try:
-            column = column.cast(field.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise ResultsError(
-                f"{path}: column {field.name} has type {column.type}, expected {field.type}"
-            ) from exc
-        if not field.nullable and column.null_count:
-            raise ResultsError(
-                f"{path}: column {field.name} has {column.null_count} missing value(s), "
-                "but it may have none"
-            )
-        values = column.to_pandas()
+def _read(results_dir: str | Path, table: str, missing_ok: bool = False) -> pd.DataFrame:
+    """One table of a results folder as read by the store, with the documented dtypes."""
+    store = S.ResultsStore(results_dir)
+    order = configuration_order(store.read_manifest())
+    arrow = store.read_table(table, missing_ok=missing_ok, extra=True)
+    pinned = S.SCHEMAS[table]
+    frame = pd.DataFrame(index=pd.RangeIndex(arrow.num_rows))
+    for field in pinned:
+        values = arrow.column(field.name).to_pandas()
         if pa.types.is_floating(field.type):
             frame[field.name] = values.astype("float64").to_numpy()
         else:
             frame[field.name] = pd.array(values.to_numpy(), dtype=_pandas_dtype(field))
-    extra = [name for name in table.column_names if name not in schema.names]
-    for name in extra:  # columns a newer runner added: kept, with pandas' own dtype
-        frame[name] = table.column(name).to_pandas().to_numpy()
+    for name in arrow.column_names[len(pinned) :]:  # a newer writer's: pandas' own dtype
+        frame[name] = arrow.column(name).to_pandas().to_numpy()
     return _categorise(frame, order)
 
 
@@ -173,6 +125,12 @@ def _categorise(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return frame
 
 
+def _sorted(frame: pd.DataFrame, *by: str) -> pd.DataFrame:
+    return frame.sort_values([C.CONFIGURATION, C.REPLICATE, *by], kind="stable").reset_index(
+        drop=True
+    )
+
+
 def load(results_dir: str | Path) -> pd.DataFrame:
     """Load the tidy runs table: one row per successful run, typed after ``RUNS_SCHEMA``.
 
@@ -181,19 +139,7 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     ``bool``, counts ``int64``, times and other measures ``float64`` with ``NaN`` where the
     event did not happen. Rows are sorted by configuration, then replicate.
     """
-    folder = _folder(results_dir)
-    order = configuration_order(load_manifest(folder))
-    frame = _read_table(folder, RUNS_FILE, C.RUNS_SCHEMA, order)
-    return frame.sort_values([C.CONFIGURATION, C.REPLICATE], kind="stable").reset_index(drop=True)
-
-
-def _optional(folder: Path, filename: str, schema: pa.Schema, missing_ok: bool) -> pd.DataFrame:
-    order = configuration_order(load_manifest(folder))
-    if missing_ok and not (folder / filename).exists():
-        empty = schema.empty_table()
-        frame = pd.DataFrame({f.name: pd.Series([], dtype=_pandas_dtype(f)) for f in empty.schema})
-        return _categorise(frame, order)
-    return _read_table(folder, filename, schema, order)
+    return _sorted(_read(results_dir, S.RUNS))
 
 
 def load_failures(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
@@ -201,7 +147,7 @@ def load_failures(results_dir: str | Path, *, missing_ok: bool = False) -> pd.Da
 
     With ``missing_ok`` an absent ``failures.parquet`` reads as an empty table.
     """
-    return _optional(_folder(results_dir), FAILURES_FILE, C.FAILURES_SCHEMA, missing_ok)
+    return _read(results_dir, S.FAILURES, missing_ok)
 
 
 def load_timeseries(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
@@ -209,10 +155,7 @@ def load_timeseries(results_dir: str | Path, *, missing_ok: bool = False) -> pd.
 
     With ``missing_ok`` an absent ``timeseries.parquet`` reads as an empty table.
     """
-    frame = _optional(_folder(results_dir), TIMESERIES_FILE, C.TIMESERIES_SCHEMA, missing_ok)
-    return frame.sort_values([C.CONFIGURATION, C.REPLICATE, C.T_S], kind="stable").reset_index(
-        drop=True
-    )
+    return _sorted(_read(results_dir, S.TIMESERIES, missing_ok), C.T_S)
 
 
 def load_events(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
@@ -220,7 +163,4 @@ def load_events(results_dir: str | Path, *, missing_ok: bool = False) -> pd.Data
 
     With ``missing_ok`` an absent ``events.parquet`` reads as an empty table.
     """
-    frame = _optional(_folder(results_dir), EVENTS_FILE, C.EVENTS_SCHEMA, missing_ok)
-    return frame.sort_values([C.CONFIGURATION, C.REPLICATE, C.T_S], kind="stable").reset_index(
-        drop=True
-    )
+    return _sorted(_read(results_dir, S.EVENTS, missing_ok), C.T_S)

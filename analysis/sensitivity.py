@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from sim.errors import Problem, ScenarioError
+from softtarget.sim.errors import Problem, ScenarioError
 
 __all__ = [
     "METHODS",
@@ -101,7 +101,7 @@ def _is_int_text(text: str) -> bool:
 
 def mark_integers(bounds: Sequence[Bound], scenario_data: dict[str, Any]) -> list[Bound]:
     """Mark as integer the parameters whose value in the scenario (``model_dump``) is an int."""
-    from sim.sweep import value_at
+    from softtarget.sim.sweep import value_at
 
     out = []
     for b in bounds:
@@ -189,7 +189,7 @@ def analyze(
 
 def plot_sensitivity(table: pd.DataFrame, path: str | Path, title: str | None = None) -> Path:
     """Bar chart ranking the parameters: Morris ``mu_star`` (+ ``sigma``) or Sobol S1 and ST."""
-    from analysis.plots import _new_figure
+    from softtarget.analysis.plots import _new_figure
 
     path = Path(path)
     n = len(table)

@@ -2,7 +2,8 @@
 
 :func:`load_sweep` concatenates the runs of every point with one column per swept parameter;
 :func:`plot_sweep` draws each outcome's mean with its 95% interval against a swept parameter,
-one line per configuration, in the colours of :func:`analysis.plots.configuration_palette`.
+one line per configuration, in the colours of
+:func:`softtarget.analysis.plots.configuration_palette`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.plots import (
+from softtarget.analysis.plots import (
     DISTRIBUTION_OUTCOMES,
     _label,
     _legend,
@@ -26,9 +27,9 @@ from analysis.plots import (
     _order,
     configuration_palette,
 )
-from sim import columns as C
-from sim.errors import ResultsError
-from sim.sweep import read_index
+from softtarget.sim import columns as C
+from softtarget.sim.errors import ResultsError
+from softtarget.sim.sweep import read_index
 
 __all__ = ["POINT", "load_sweep", "plot_sweep", "plot_sweep_folder", "sweep_params", "t_interval"]
 
@@ -48,7 +49,7 @@ def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
     Points whose results folder is missing or not consolidated yet (a sweep still running or
     interrupted) are left out; ``ResultsError`` when no point has results.
     """
-    from analysis.results import load
+    from softtarget.analysis.results import load
 
     folder = Path(sweep_dir)
     index = read_index(folder)
@@ -192,7 +193,7 @@ def plot_sweep_folder(
     out = Path(out_dir) if out_dir is not None else folder / "figures"
     index = read_index(folder)
     if index.get("kind") == "sensitivity":
-        from analysis.sensitivity import plot_sensitivity
+        from softtarget.analysis.sensitivity import plot_sensitivity
 
         table = pd.read_csv(folder / "sensitivity.csv")
         out.mkdir(parents=True, exist_ok=True)

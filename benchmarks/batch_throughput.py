@@ -36,11 +36,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim import columns as C  # noqa: E402
-from sim import store as S  # noqa: E402
-from sim.batch import plan_tasks, run_batch  # noqa: E402
-from sim.engines import open_engine  # noqa: E402
-from sim.loader import load_scenario  # noqa: E402
+from softtarget.sim import columns as C  # noqa: E402
+from softtarget.sim import store as S  # noqa: E402
+from softtarget.sim.batch import plan_tasks, run_batch  # noqa: E402
+from softtarget.sim.engines import open_engine  # noqa: E402
+from softtarget.sim.loader import load_scenario  # noqa: E402
 
 
 def free_port() -> int:

@@ -16,9 +16,9 @@ import sys
 
 CHILD = r"""
 import json, resource, sys, time
-from sim.loader import load_scenario
-from sim.model import simulate
-from sim.runs import RunTask, run_seed
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import simulate
+from softtarget.sim.runs import RunTask, run_seed
 size, minutes, config = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 over = [f"crowd.initial_inside={size}", "crowd.initial_queuing=0", "threat.probability=0",
         f"run.duration_s={minutes}min"]

@@ -3,7 +3,7 @@
     .venv/bin/pip install jupedsim   # benchmark only, not a project dependency
     .venv/bin/python benchmarks/motion_jupedsim.py [--exits 0 1 2 3] [--n 1000]
 
-Geometry: the validation room (sim.motion.validation.evacuation_geometry): 25.6 m x 20 m,
+Geometry: the validation room (softtarget.sim.motion.validation.evacuation_geometry): 25.6 m x 20 m,
 a 0.4 m wall with a door in the middle of each side, 3.6 m of outside space, the sink strip
 at its outer edge in front of each door.  Doors are 0.8 m wide here because 0.8 m is exactly
 two 0.4 m cells (a nominal 1 m door is also represented as 0.8 m by the CA, see
@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from sim.motion import Crowd
-from sim.motion.validation import evacuation_geometry
+from softtarget.sim.motion import Lattice
+from softtarget.sim.motion.validation import evacuation_geometry
 
 W, H, T, S, DOOR = 25.6, 20.0, 0.4, 3.6, 0.8
 
@@ -41,10 +41,10 @@ def door_flows(times: np.ndarray) -> float:
 def run_ours(open_exits, n, seed):
     """Evacuate with the CA; return time, per-door exit times, start positions, speeds, wall."""
     _g, ff, room = evacuation_geometry(tuple(open_exits), door=DOOR)
-    warm = Crowd(ff, capacity=1)  # load the compiled kernel before timing
+    warm = Lattice(ff, capacity=1)  # load the compiled kernel before timing
     warm.fill_mask(room, 1, 0, np.random.default_rng(0))
     warm.step(np.random.default_rng(0))
-    c = Crowd(ff, capacity=n)
+    c = Lattice(ff, capacity=n)
     rng = np.random.default_rng(seed)
     c.fill_mask(room, n, 0, rng)
     x, y = c.positions()

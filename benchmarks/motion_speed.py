@@ -27,7 +27,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np
 
-from sim.motion import Crowd, build_fields, build_grid
+from softtarget.sim.motion import Lattice, build_fields, build_grid
 
 
 def festival():
@@ -59,7 +59,7 @@ def run(n: int, seconds: float, seed: int = 0) -> dict:
     """Time the two phases for ``n`` visitors."""
     g, ff = festival()
     rng = np.random.default_rng(seed)
-    c = Crowd(ff, capacity=n)
+    c = Lattice(ff, capacity=n)
     c.fill_mask(g.walkable, n, 0, rng)
     c.dest[rng.random(n) < 0.1] = 1
     c.step(rng)  # compile / warm caches

@@ -5,7 +5,8 @@ For each built-in scenario (or those named with ``--only``) the script
 * draws the plan with the ``public_private`` configuration into ``docs/img/<name>_plan.png``,
 * runs a paired batch of ``--reps`` replications per configuration (2 x reps runs) into
   ``results/<name>/<time>/`` (git-ignored), timing it,
-* summarises key outcomes per configuration with ``analysis.compare`` (means or shares with
+* summarises key outcomes per configuration with ``softtarget.analysis.compare`` (means or shares
+with
   95% intervals, paired differences against ``public_only`` with their tests),
 * writes the scenario's section of ``docs/scenarios.md``: the plan, what the scenario
   represents, where its numbers come from, the table, the command and the wall time.
@@ -34,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import analysis  # noqa: E402
 import softtarget  # noqa: E402
-from analysis.compare import (  # noqa: E402
+from softtarget import analysis  # noqa: E402
+from softtarget.analysis.compare import (  # noqa: E402
     BASELINE,
     DIFF,
     DIFF_HIGH,
@@ -53,10 +54,10 @@ from analysis.compare import (  # noqa: E402
     p_with_test,
     with_ci,
 )
-from sim import columns as C  # noqa: E402
-from sim.batch import plan_tasks, run_batch  # noqa: E402
-from sim.loader import builtin_names, load_scenario  # noqa: E402
-from sim.plan import save_plan  # noqa: E402
+from softtarget.sim import columns as C  # noqa: E402
+from softtarget.sim.batch import plan_tasks, run_batch  # noqa: E402
+from softtarget.sim.loader import builtin_names, load_scenario  # noqa: E402
+from softtarget.sim.plan import save_plan  # noqa: E402
 
 DOCS = ROOT / "docs" / "scenarios.md"
 IMG_DIR = ROOT / "docs" / "img"

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sim.motion.validation import (
+from softtarget.sim.motion.validation import (
     bottleneck_flow,
     evacuation_time,
     free_walk_time,

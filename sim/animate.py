@@ -4,9 +4,9 @@ Every ``every_s`` simulated seconds a frame shows the visitors as dots coloured 
 staff by role, the attackers as stars, a local-density heat layer (persons/m² on the
 pedestrian lattice) and a clock with the key moments of the run written as they happen.
 
-The figure is built once on the plan of :func:`sim.plan.draw_plan`; each frame only updates
-the artists' data (``set_offsets``, ``set_array``, ``set_text``). The page of ``softtarget
-view`` (:mod:`sim.view`) draws the same :class:`Frame` after each step.
+The figure is built once on the plan of :func:`softtarget.sim.plan.draw_plan`; each frame only
+updates the artists' data (``set_offsets``, ``set_array``, ``set_text``). The page of ``softtarget
+view`` (:mod:`softtarget.sim.view`) draws the same :class:`Frame` after each step.
 """
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ import numpy as np
 from matplotlib import animation
 from matplotlib.lines import Line2D
 
-from sim.crowd import State
-from sim.plan import ROLE_MARKERS, draw_plan
+from softtarget.sim.errors import AnimationError
+from softtarget.sim.people import State
+from softtarget.sim.plan import ROLE_MARKERS, draw_plan
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim.model import SoftTargetModel
-    from sim.schema import Scenario
+    from softtarget.sim.model import SoftTargetModel
+    from softtarget.sim.schema import Scenario
 
 __all__ = [
     "STATE_COLOURS",
-    "AnimationError",
     "Frame",
     "animate_run",
     "clock",
@@ -67,10 +67,6 @@ _LUT[list(STATE_COLOURS)] = np.arange(len(STATE_COLOURS))
 _DOT = 4.0  # visitor marker area, points²
 
 
-class AnimationError(ValueError):
-    """The animation cannot be written as asked (format, missing encoder, bad interval)."""
-
-
 def clock(t: float) -> str:
     """``t`` seconds as ``mm:ss`` (or ``h:mm:ss`` past an hour)."""
     s = round(t)
@@ -81,18 +77,18 @@ def clock(t: float) -> str:
 def milestones(model: SoftTargetModel) -> list[tuple[float, str]]:
     """The key moments reached so far, ``(time, label)`` in time order."""
     found: list[tuple[float, str]] = []
-    if model.attack_began and model.t_attack_began <= model.t + 1e-9:
-        found.append((model.t_attack_began, f"attack began ({model.attack_mode})"))
+    if model.threat.began and model.threat.t_began <= model.t + 1e-9:
+        found.append((model.threat.t_began, f"attack began ({model.threat.plan.mode})"))
     for value, label in (
-        (model.t_first_detect, "first detection"),
-        (model.t_police_alerted, "police alerted"),
-        (model.t_response_ordered, "response ordered"),
+        (model.detection.t_first, "first detection"),
+        (model.response.t_police_alerted, "police alerted"),
+        (model.response.t_ordered, "response ordered"),
     ):
         if not math.isnan(value):
             found.append((value, label))
-    for a in model.attackers:
+    for a in model.threat.attackers:
         if a.end and not math.isnan(a.ended_at):
-            who = f"attacker {a.ident + 1}" if len(model.attackers) > 1 else "attacker"
+            who = f"attacker {a.ident + 1}" if len(model.threat.attackers) > 1 else "attacker"
             found.append((float(a.ended_at), f"{who} {a.end}"))
     return sorted(found)
 
@@ -108,7 +104,7 @@ class Frame:
         ax = self.ax = self.fig.axes[0]
         for line in ax.lines:  # static posts and beats: a pale reference under the live staff
             line.set_alpha(0.3)
-        grid = model.motion.grid
+        grid = model.crowd.lattice.grid
         extent = (grid.x0, grid.x0 + grid.nx * grid.cell, grid.y0, grid.y0 + grid.ny * grid.cell)
         self.heat = ax.imshow(
             np.ma.masked_all(grid.shape),
@@ -127,7 +123,7 @@ class Frame:
         )  # fmt: skip
         self.people = ax.scatter(np.empty(0), np.empty(0), s=_DOT, linewidths=0, zorder=3)
         self.staff: dict[str, object] = {}
-        for role in sorted({s.role for s in model.staff}):
+        for role in sorted({s.role for s in model.staff.members}):
             marker, colour = ROLE_MARKERS[role]
             self.staff[role] = ax.scatter(
                 np.empty(0), np.empty(0), marker=marker, s=36, c=colour,
@@ -174,12 +170,12 @@ class Frame:
         self.people.set_facecolors(_RGBA[which[shown]])
         dead = cw.state[shown] == State.KILLED
         self.people.set_sizes(np.where(dead, 4 * _DOT, _DOT))
-        rho = m.motion.density(half=1)
+        rho = m.crowd.lattice.density(half=1)
         self.heat.set_array(np.ma.masked_less(rho, DENSITY_FLOOR))
         for role, layer in self.staff.items():
-            pts = [s.pos for s in m.staff if s.role == role and s.on_site]
+            pts = [s.pos for s in m.staff.members if s.role == role and s.on_site]
             layer.set_offsets(np.array(pts) if pts else np.empty((0, 2)))  # type: ignore[attr-defined]
-        live = [a for a in m.attackers if a.phase != "waiting"]
+        live = [a for a in m.threat.attackers if a.phase != "waiting"]
         self.attackers.set_offsets(np.array([a.pos for a in live]) if live else np.empty((0, 2)))
         face = ["#D00000" if a.active else "#BBBBBB" for a in live]
         self.attackers.set_facecolors(face if face else "none")
@@ -258,7 +254,7 @@ def animate_run(
     Returns the number of frames written. Raises :class:`AnimationError` for a format that
     cannot be written, before running anything.
     """
-    from sim.model import SoftTargetModel
+    from softtarget.sim.model import SoftTargetModel
 
     out = Path(out)
     frame_steps = _frame_steps(scenario, every_s, duration_s)
@@ -284,7 +280,7 @@ def save_frame(
     scenario: Scenario, configuration: str, seed: int, out: Path, *, at_s: float, dpi: float = 100
 ) -> Path:
     """Run until ``at_s`` simulated seconds and save that one frame as an image (png, svg...)."""
-    from sim.model import SoftTargetModel
+    from softtarget.sim.model import SoftTargetModel
 
     model = SoftTargetModel(scenario, configuration, seed)
     for _ in range(round(at_s / scenario.run.dt_s)):

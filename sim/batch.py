@@ -1,6 +1,6 @@
 """The batch runner: every configuration x replicate, behind a ``concurrent.futures.Executor``.
 
-The coordinator (:func:`run_batch`) takes a list of :class:`~sim.runs.RunTask` (see
+The coordinator (:func:`run_batch`) takes a list of :class:`~softtarget.sim.runs.RunTask` (see
 :func:`plan_tasks`), submits them to an executor and keeps the manifest. Each run executes in a
 worker (:func:`execute_task`), which calls the run function, writes the run's part files
 itself, atomically, and returns a small :class:`RunRef`, never the data. A run that raises
@@ -11,7 +11,7 @@ completes an interrupted or killed batch with the tables an uninterrupted one wo
 written.
 
 Results do not depend on the worker count or the order: a run's seed derives from the
-scenario seed and its replicate only (:func:`sim.runs.run_seed`).
+scenario seed and its replicate only (:func:`softtarget.sim.runs.run_seed`).
 """
 
 from __future__ import annotations
@@ -46,10 +46,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import softtarget
-from sim import columns as C
-from sim import store as S
-from sim.errors import Problem, ResultsError, RunError, ScenarioError, SofttargetError
-from sim.runs import RunOutput, RunTask, run_seed
+from softtarget.sim import columns as C
+from softtarget.sim import store as S
+from softtarget.sim.errors import (
+    EngineError,
+    Problem,
+    ResultsError,
+    RunError,
+    ScenarioError,
+    WorkerCrashed,
+)
+from softtarget.sim.runs import RunOutput, RunTask, run_seed
+from softtarget.sim.schema import Scenario
 
 #: Stages of a failure record that the runner names itself (a ``RunError`` names its own).
 STAGE_SIMULATE: Final = "simulate"
@@ -66,24 +74,6 @@ MANIFEST_EVERY_S: Final = 2.0
 RunFn = Callable[[RunTask], RunOutput]
 
 
-class EngineError(SofttargetError):
-    """The execution engine as a whole failed: it cannot start, or it lost its scheduler.
-
-    Raised by an engine (see :mod:`sim.engines`), or by an engine's future; the batch then
-    stops (manifest ``failed``, committed parts kept) and ``--resume`` completes it later.
-    """
-
-
-class WorkerCrashed(Exception):
-    """An engine's future: the engine gave up on a run whose worker processes kept dying.
-
-    Dask reschedules a run whose worker died and raises ``KilledWorker`` once it has run on
-    ``allowed-failures + 1`` workers that all died; :mod:`sim.engines` turns that into this.
-    The runner then runs the suspect alone (the others may have died with a culprit) and
-    records it as failed (stage "worker-crash") when it kills workers alone too.
-    """
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -91,8 +81,25 @@ def _now() -> str:
 # --- planning ----------------------------------------------------------------------------------
 
 
+def require_configurations(scenario: Scenario, names: Iterable[str]) -> None:
+    """Raise ``ScenarioError`` naming the configurations ``scenario`` does not have."""
+    unknown = [n for n in names if n not in scenario.configurations]
+    if unknown:
+        raise ScenarioError(
+            [
+                Problem(
+                    file=str(scenario.name),
+                    line=None,
+                    path="configurations",
+                    message=f"no configuration named {', '.join(map(repr, unknown))}",
+                    allowed=", ".join(scenario.configurations),
+                )
+            ]
+        )
+
+
 def plan_tasks(
-    scenario: Any,
+    scenario: Scenario,
     scenario_hash: str,
     *,
     configurations: list[str] | None = None,
@@ -111,19 +118,7 @@ def plan_tasks(
     if configurations is None:
         names = known
     else:
-        unknown = [c for c in configurations if c not in scenario.configurations]
-        if unknown:
-            raise ScenarioError(
-                [
-                    Problem(
-                        file=str(scenario.name),
-                        line=None,
-                        path="configurations",
-                        message=f"no configuration named {', '.join(map(repr, unknown))}",
-                        allowed=", ".join(known),
-                    )
-                ]
-            )
+        require_configurations(scenario, configurations)
         names = list(dict.fromkeys(configurations))
     n = scenario.run.replications if replications is None else replications
     if int(n) < 1:
@@ -167,7 +162,9 @@ class RunRef:
 
 
 def _default_run_fn() -> RunFn:
-    from sim.model import simulate  # imported here so that this module imports without it
+    from softtarget.sim.model import (
+        simulate,  # imported here so that this module imports without it
+    )
 
     return simulate
 
@@ -221,7 +218,7 @@ def failure_table(task: RunTask, stage: str, error: str, tb: str) -> pa.Table:
 def execute_task(task: RunTask, out_dir: str, run_fn: RunFn | None = None) -> RunRef:
     """Execute one run in a worker and write its parts; return a :class:`RunRef`.
 
-    ``run_fn`` (a picklable top-level function) defaults to ``sim.model.simulate``. An
+    ``run_fn`` (a picklable top-level function) defaults to ``softtarget.sim.model.simulate``. An
     exception of the run becomes a failure part (stage from ``RunError.stage``, else
     "simulate", or "write" when its output cannot be turned into the pinned tables); a results
     folder that cannot be written gives a ``fatal`` reference. Never raises an ``Exception``.
@@ -772,21 +769,27 @@ def run_batch(
     tasks: Iterable[RunTask],
     out_dir: str | os.PathLike[str],
     *,
-    scenario: Any,
-    scenario_hash: str,
     workers: int | None = None,
     executor: Executor | None = None,
     resume: bool = False,
     progress: bool | None = None,
     run_fn: RunFn | None = None,
     max_attempts: int = 3,
+    scenario: Any = None,
+    scenario_hash: str | None = None,
 ) -> BatchSummary:
     """Execute ``tasks`` and write the results folder ``out_dir``; return a summary.
+
+    The tasks (see :func:`plan_tasks`) carry the scenario, its hash and every run's seed; they
+    must all be of one scenario (one ``scenario_hash``, else ``ValueError``), the one the
+    manifest records. ``scenario`` and ``scenario_hash`` are deprecated: still accepted and
+    checked against the tasks (``ValueError`` when they differ), and needed only to write the
+    manifest of a batch without tasks.
 
     Engine: ``executor`` if given (any ``concurrent.futures.Executor``; it stays the caller's
     to shut down), else a local ``spawn`` process pool of ``workers`` processes (default
     ``os.cpu_count()``). ``run_fn`` (a picklable top-level function, default
-    ``sim.model.simulate``) runs one task in a worker, which writes the run's parts.
+    ``softtarget.sim.model.simulate``) runs one task in a worker, which writes the run's parts.
 
     A failing run is a failure record, never the end of the batch. A run that kills its worker
     process is retried alone, and recorded as failed (stage "worker-crash") once it has killed
@@ -814,6 +817,14 @@ def run_batch(
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if tasks:
+        scenario_hash = tasks[0].scenario_hash if scenario_hash is None else scenario_hash
+        if scenario is None:
+            scenario = tasks[0].scenario
+        elif scenario != tasks[0].scenario:
+            raise ValueError(f"scenario= is not the scenario of task {tasks[0].run_id}")
+    elif scenario is None or scenario_hash is None:
+        raise ValueError("no tasks: they carry the scenario that the manifest records")
     seen: set[str] = set()
     for task in tasks:
         if task.scenario_hash != scenario_hash:

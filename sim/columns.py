@@ -8,11 +8,21 @@ NaN where the event did not happen.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 import pyarrow as pa
 
 SCHEMA_VERSION: Final = 1
+
+
+def _metadata(table: str) -> dict[bytes, bytes]:
+    """The self-description every results table carries: its name and the schema version."""
+    return {
+        b"softtarget.table": table.encode(),
+        b"softtarget.schema_version": b"%d" % SCHEMA_VERSION,
+    }
+
 
 # --- identity (every table) ---------------------------------------------------------------
 RUN_ID: Final = "run_id"
@@ -94,7 +104,7 @@ RUNS_SCHEMA: Final = pa.schema(
         pa.field(STAFF_COST_EUR, pa.float64(), nullable=False),
         pa.field(WALL_TIME_S, pa.float64(), nullable=False),
     ],
-    metadata={b"softtarget.table": b"runs", b"softtarget.schema_version": b"1"},
+    metadata=_metadata("runs"),
 )
 
 #: Outcomes that ``compare`` summarises (numeric or boolean columns of ``runs.parquet``).
@@ -132,7 +142,7 @@ FAILURES_SCHEMA: Final = pa.schema(
         pa.field(ERROR, pa.string(), nullable=False),
         pa.field(TRACEBACK, pa.string(), nullable=False),
     ],
-    metadata={b"softtarget.table": b"failures", b"softtarget.schema_version": b"1"},
+    metadata=_metadata("failures"),
 )
 
 # --- timeseries.parquet -----------------------------------------------------------------------
@@ -167,7 +177,7 @@ TIMESERIES_SCHEMA: Final = pa.schema(
         pa.field(QUEUE_LEN, pa.int64(), nullable=False),
         pa.field(LOCAL_PEAK_DENSITY, pa.float64(), nullable=False),
     ],
-    metadata={b"softtarget.table": b"timeseries", b"softtarget.schema_version": b"1"},
+    metadata=_metadata("timeseries"),
 )
 
 # --- events.parquet ---------------------------------------------------------------------------
@@ -185,5 +195,83 @@ EVENTS_SCHEMA: Final = pa.schema(
         pa.field(ACTOR, pa.string(), nullable=False),
         pa.field(DETAIL, pa.string(), nullable=False),
     ],
-    metadata={b"softtarget.table": b"events", b"softtarget.schema_version": b"1"},
+    metadata=_metadata("events"),
 )
+
+
+# --- events.parquet: what happened (the KIND column) -----------------------------------------
+
+
+class Event(StrEnum):
+    """Every kind of event a run records; the value is what ``events.parquet`` holds."""
+
+    ATTACK_PLANNED = "attack_planned"
+    SCREENING_LANES = "screening_lanes"
+    NO_ROOM = "no_room"
+    RECONNAISSANCE_START = "reconnaissance_start"
+    RECONNAISSANCE_END = "reconnaissance_end"
+    ATTACKER_ARRIVED = "attacker_arrived"
+    ATTACKER_ADAPTED = "attacker_adapted"
+    SCREENING_PASSED = "screening_passed"
+    BOMBER_CHALLENGED = "bomber_challenged"
+    ATTACK_START = "attack_start"
+    SHOT = "shot"
+    HIT = "hit"
+    STRIKE = "strike"
+    DETONATION = "detonation"
+    STRUCK = "struck"
+    DETECTION = "detection"
+    QUESTIONED = "questioned"
+    CHALLENGED = "challenged"
+    MESSAGE = "message"
+    POLICE_ALERTED = "police_alerted"
+    DISPATCH = "dispatch"
+    FALSE_ALARM = "false_alarm"
+    FALSE_ALARM_CHECKED = "false_alarm_checked"
+    VENUE_RESPONSE = "venue_response"
+    PUBLIC_ADDRESS = "public_address"
+    TRAIN = "train"
+    CRUSH_INJURY = "crush_injury"
+    # an attacker's part ends: "attacker_" + the End
+    ATTACKER_CAUGHT = "attacker_caught"
+    ATTACKER_STOPPED = "attacker_stopped"
+    ATTACKER_DETERRED = "attacker_deterred"
+    ATTACKER_NEUTRALISED = "attacker_neutralised"
+    ATTACKER_SUBDUED = "attacker_subdued"
+    ATTACKER_DETONATED = "attacker_detonated"
+    ATTACKER_SPENT = "attacker_spent"
+    ATTACKER_BARRIER = "attacker_barrier"
+
+
+class Phase(StrEnum):
+    """An attacker's phase (the conspicuousness table is keyed by the observable ones)."""
+
+    WAITING = "waiting"
+    RECONNAISSANCE = "reconnaissance"
+    APPROACH = "approach"
+    ATTACK = "attack"
+    ENDED = "ended"
+
+
+class End(StrEnum):
+    """How an attacker's part ended."""
+
+    CAUGHT = "caught"  # at screening
+    STOPPED = "stopped"  # challenged by staff before the attack
+    DETERRED = "deterred"  # questioned during reconnaissance and gave up
+    NEUTRALISED = "neutralised"  # by armed staff
+    SUBDUED = "subdued"  # a blade attacker overpowered by staff or bystanders
+    DETONATED = "detonated"
+    SPENT = "spent"  # out of rounds, or the vehicle's path is driven
+    BARRIER = "barrier"  # a vehicle stopped by hostile-vehicle barriers
+
+    @property
+    def event(self) -> Event:
+        """The event recorded when an attacker's part ends this way."""
+        return Event("attacker_" + self.value)
+
+
+#: Ends that count as an attack prevented (no attack began).
+PREVENTED_ENDS: Final = frozenset({End.CAUGHT, End.STOPPED, End.DETERRED})
+#: Ends that count as an attacker neutralised.
+NEUTRALISED_ENDS: Final = frozenset({End.NEUTRALISED, End.SUBDUED})

@@ -1,7 +1,7 @@
 """The reporting chain as explicit messages over a network of hops.
 
 A notice travels hop by hop (visitor → staff → control room → police); each hop draws its
-delay and whether the message is lost from the configuration's :class:`~sim.schema.Hop`.
+delay and whether the message is lost from the configuration's :class:`~softtarget.sim.schema.Hop`.
 Messages wait in a time-ordered queue and are delivered by the model's clock.
 """
 
@@ -10,10 +10,17 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.schema import Hop
+from softtarget.sim.columns import Event
+from softtarget.sim.schema import DEFAULT_SIDE, Hop
+
+if TYPE_CHECKING:
+    from softtarget.sim.model import SoftTargetModel
+    from softtarget.sim.staff import StaffMember
+    from softtarget.sim.threat import Attacker
 
 
 @dataclass(order=True)
@@ -60,3 +67,68 @@ class Network:
         while self._queue and self._queue[0].arrives_at <= now:
             out.append(heapq.heappop(self._queue))
         return out
+
+
+class Chain:
+    """The configuration's reporting chain: who tells whom, over which hop."""
+
+    def __init__(self, model: SoftTargetModel) -> None:
+        """The hops of the configuration's coordination, drawing from the chain's stream."""
+        self.model = model
+        self.spec = model.config.coordination
+        self.net = Network(model.rngs["coordination"])
+
+    def send(self, hop: str, *, kind: str, to: str, about: int, sender: str) -> None:
+        """Send a message over the configuration's hop named ``hop``."""
+        link = getattr(self.spec, hop)
+        self.net.send(self.model.t, hop, link, kind=kind, to=to, about=about, sender=sender)
+
+    def visitor_report(self, a: Attacker, kind: str) -> None:
+        """A visitor tells the nearest staff member, or calls the police (an attack, or nobody)."""
+        staff_here = self.model.staff.observers()
+        if kind == "attack" or not staff_here:
+            self.send("visitor_to_police", kind=kind, to="police", about=a.ident, sender="visitor")
+            return
+        nearest = min(staff_here, key=lambda s: float(np.hypot(*(s.pos - a.pos))))
+        self.send("visitor_to_staff", kind=kind, to=nearest.name, about=a.ident, sender="visitor")
+
+    def staff_report(self, s: StaffMember, about: int, kind: str) -> None:
+        """A member reports: police to police dispatch, others to their control room."""
+        if s.police:
+            self.send("police_to_police", kind=kind, to="police", about=about, sender=s.name)
+            return
+        hop = "staff_radio_to_control" if s.spec.radio else "staff_to_control"
+        self.send(hop, kind=kind, to="private_room", about=about, sender=s.name)
+
+    def operator_report(self, group: str, camera: str, about: int, kind: str) -> None:
+        """A CCTV operator who saw something on ``camera`` tells the room they sit in."""
+        spec = self.model.config.staff[group]
+        sender = f"camera:{camera}"
+        if (spec.side or DEFAULT_SIDE[spec.role]) == "public":  # a police CCTV room
+            self.send("police_to_police", kind=kind, to="police", about=about, sender=sender)
+        else:
+            self._private_room(
+                Message(self.model.t, -1, kind, "private_room", about, "in_room", sender)
+            )
+
+    def _private_room(self, msg: Message) -> None:
+        """The private control room relays what it learns to the police and may act on it."""
+        hop = "joint_to_police" if self.spec.joint_control_room else "private_to_police"
+        self.send(hop, kind=msg.kind, to="police", about=msg.about, sender="private_room")
+        self.model.response.room_learns(msg.kind)
+
+    def deliver(self) -> None:
+        """Deliver every message due by now, including those that arrive with no delay."""
+        model = self.model
+        due = self.net.due(model.t)
+        while due:
+            for msg in due:
+                model.log(Event.MESSAGE, msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
+                if msg.to.startswith("staff:"):
+                    self.staff_report(model.staff.by_name[msg.to], msg.about, msg.kind)
+                elif msg.to == "private_room":
+                    self._private_room(msg)
+                elif msg.to == "police":
+                    model.response.police_receive(msg)
+                    model.response.room_learns(msg.kind)
+            due = self.net.due(model.t)

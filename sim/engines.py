@@ -1,7 +1,7 @@
 """Batch engines: the local process pool (default) or a Dask cluster, chosen by ``--scheduler``.
 
-The runner (:func:`sim.batch.run_batch`) takes any ``concurrent.futures.Executor``; this module
-makes one from the ``--scheduler`` value and tears it down afterwards:
+The runner (:func:`softtarget.sim.batch.run_batch`) takes any ``concurrent.futures.Executor``; this
+module makes one from the ``--scheduler`` value and tears it down afterwards:
 
 =========================  ===================================================================
 ``--scheduler``            engine
@@ -20,8 +20,9 @@ shared by the coordinator and every worker, at the same path (see ``docs/cluster
 Dask runs a task at least once: when a worker dies, the scheduler reruns its tasks elsewhere,
 and a run may then execute twice; parts are keyed by run id and committed atomically, so the
 table keeps one row per run. A task whose workers die ``allowed-failures + 1`` times
-(``KilledWorker``) comes back to the runner as :class:`~sim.batch.WorkerCrashed`: the runner
-reruns it alone and records it as failed (stage "worker-crash") if it kills workers alone too.
+(``KilledWorker``) comes back to the runner as :class:`~softtarget.sim.errors.WorkerCrashed`:
+the runner reruns it alone and records it as failed (stage "worker-crash") if it kills workers
+alone too.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from sim.batch import ENGINE_LOCAL, EngineError, WorkerCrashed
+from softtarget.sim.batch import ENGINE_LOCAL
+from softtarget.sim.errors import EngineError, WorkerCrashed
 
 #: How to get the optional dependency.
 INSTALL_HINT: Final = "pip install 'softtarget[dask]'  (or: pip install 'dask[distributed]')"
@@ -63,7 +65,6 @@ __all__ = [
     "WAIT_FOR_WORKERS_S",
     "DaskExecutor",
     "Engine",
-    "EngineError",
     "EngineSpec",
     "import_distributed",
     "open_engine",
@@ -139,9 +140,9 @@ class DaskExecutor(Executor):
 
     Unlike ``Client.get_executor()``, every call is a new task (a unique key: never a cached
     result of an earlier attempt), Dask's ``KilledWorker`` comes back as
-    :class:`~sim.batch.WorkerCrashed`, and a task the scheduler drops (connection lost) as
-    :class:`~sim.batch.EngineError`. Cancelling the returned future cancels the Dask task.
-    ``shutdown`` cancels what is left; the client stays the caller's.
+    :class:`~softtarget.sim.errors.WorkerCrashed`, and a task the scheduler drops (connection lost)
+    as :class:`~softtarget.sim.errors.EngineError`. Cancelling the returned future cancels the Dask
+    task. ``shutdown`` cancels what is left; the client stays the caller's.
     """
 
     def __init__(self, client: Any, *, engine_name: str = ENGINE_DASK) -> None:
@@ -242,7 +243,7 @@ class DaskExecutor(Executor):
 
 @dataclass
 class Engine:
-    """An open engine: what to hand to :func:`sim.batch.run_batch`, and what it is.
+    """An open engine: what to hand to :func:`softtarget.sim.batch.run_batch`, and what it is.
 
     ``executor`` is ``None`` for the local process pool (the runner starts its own);
     ``workers`` is the number of runs executed at once (the runner keeps one more in flight).
@@ -327,8 +328,8 @@ def open_engine(
     (default: the cluster's total threads when it is opened). ``max_attempts`` sets the
     scheduler's ``allowed-failures`` of a ``local`` cluster to ``max_attempts - 1`` (an
     existing scheduler keeps its own setting). Raises ``ValueError`` for a malformed value and
-    :class:`~sim.batch.EngineError` when Dask is missing, the scheduler cannot be reached, no
-    worker joins within ``wait_for_workers_s`` or the workers run another softtarget.
+    :class:`~softtarget.sim.errors.EngineError` when Dask is missing, the scheduler cannot be
+    reached, no worker joins within ``wait_for_workers_s`` or the workers run another softtarget.
     """
     spec = parse_scheduler(scheduler)
     if spec.kind == ENGINE_LOCAL:

@@ -1,4 +1,17 @@
-"""One root exception and a few meaningful children."""
+"""One root exception and a few meaningful children: every error softtarget raises on purpose.
+
+::
+
+    SofttargetError
+    ├── ScenarioError        a scenario file or override is not valid (every Problem found)
+    ├── ResultsError         a results folder cannot be read or written
+    ├── RunError             one run failed at a named stage
+    │   └── InvariantError   (softtarget.sim.invariants) a model invariant broke in a run
+    ├── EngineError          the execution engine as a whole failed (start, lost scheduler)
+    ├── WorkerCrashed        an engine gave up on a run whose worker processes kept dying
+    ├── AnimationError       an animation cannot be written as asked (also a ValueError)
+    └── BadInput             (softtarget.bad_input) bad command-line input, exit status 2
+"""
 
 from __future__ import annotations
 
@@ -50,3 +63,25 @@ class RunError(SofttargetError):
 
     def __reduce__(self) -> tuple[type[RunError], tuple[str, str]]:
         return (RunError, (self.stage, str(self)))
+
+
+class EngineError(SofttargetError):
+    """The execution engine as a whole failed: it cannot start, or it lost its scheduler.
+
+    Raised by an engine (see :mod:`softtarget.sim.engines`), or by an engine's future; the batch
+    then stops (manifest ``failed``, committed parts kept) and ``--resume`` completes it later.
+    """
+
+
+class WorkerCrashed(SofttargetError):
+    """An engine's future: the engine gave up on a run whose worker processes kept dying.
+
+    Dask reschedules a run whose worker died and raises ``KilledWorker`` once it has run on
+    ``allowed-failures + 1`` workers that all died; :mod:`softtarget.sim.engines` turns that into
+    this. The runner then runs the suspect alone (the others may have died with a culprit) and
+    records it as failed (stage "worker-crash") when it kills workers alone too.
+    """
+
+
+class AnimationError(SofttargetError, ValueError):
+    """The animation cannot be written as asked (format, missing encoder, bad interval)."""

@@ -1,6 +1,6 @@
 """Runtime invariants of a run: the model never lies about people.
 
-:class:`InvariantChecker` looks at a :class:`~sim.model.SoftTargetModel` after every step
+:class:`InvariantChecker` looks at a :class:`~softtarget.sim.model.SoftTargetModel` after every step
 (``RunTask.check_invariants``; ``softtarget run/batch --check-invariants``) and raises
 :class:`InvariantError` naming the run, the step and time, the invariant and the people or
 agents involved. What is checked, and with which bounds, is documented in
@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from matplotlib.path import Path as MplPath
 
-from sim.crowd import IS_STANDING, State
-from sim.errors import RunError
-from sim.screening import Lane
-from sim.units import Fixed, Normal, Uniform
+from softtarget.sim.errors import RunError
+from softtarget.sim.people import IS_STANDING, People, State
+from softtarget.sim.screening import Lane
+from softtarget.sim.units import Fixed, Normal, Uniform
 
 if TYPE_CHECKING:
-    from sim.model import SoftTargetModel
-    from sim.units import Dist
+    from softtarget.sim.model import SoftTargetModel
+    from softtarget.sim.units import Dist
 
 # --------------------------------------------------------------------- invariant names ---
 
@@ -57,8 +57,8 @@ INVARIANTS: Final = (
 )
 
 #: Highest local density a crowd can physically reach, persons/m², on the model's density
-#: grid (square cells of ``sim.venue.DENSITY_CELL_M`` m). Fruin's critical static density is
-#: 7.1/m²; crowd-crush reconstructions reach 9–10/m² at most (Still), so anything above 10 is
+#: grid (square cells of ``softtarget.sim.venue.DENSITY_CELL_M`` m). Fruin's critical static density
+#: is 7.1/m²; crowd-crush reconstructions reach 9–10/m² at most (Still), so anything above 10 is
 #: people standing inside each other.
 MAX_DENSITY_PPM2: Final = 10.0
 
@@ -74,8 +74,8 @@ MAX_LISTED: Final = 10
 class InvariantError(RunError):
     """A run broke one of its invariants: the model told something impossible.
 
-    A :class:`~sim.errors.RunError` at stage ``"invariant"``, so a batch records it as a failed
-    run with that stage.
+    A :class:`~softtarget.sim.errors.RunError` at stage ``"invariant"``, so a batch records it as a
+    failed run with that stage.
     """
 
     def __init__(
@@ -157,8 +157,8 @@ class InvariantChecker:
         venue = model.scenario.venue
         self.width, self.height = float(venue.width_m), float(venue.height_m)
         self.walls = [(w.rect, MplPath(w.corners())) for w in venue.walls]
-        self.doors = np.array([d[1:] for d in model.layout.doors], dtype=float).reshape(-1, 4)
-        params = model.motion.params
+        self.doors = np.array([d[1:] for d in model.crowd.layout.doors], dtype=float).reshape(-1, 4)
+        params = model.crowd.lattice.params
         #: the lattice charges a move at least cost_floor × its length, from a budget that
         #: grows by speed × dt and holds at most budget_cap: the farthest a step can take anyone
         self.cost_floor, self.budget_cap = float(params.cost_floor), float(params.budget_cap)
@@ -214,11 +214,7 @@ class InvariantChecker:
     def _conservation(self) -> None:
         """Every visitor is in exactly one valid state; nobody appears or disappears."""
         cw = self.model.crowd
-        arrays = {
-            name: len(arr)
-            for name, arr in vars(cw).items()
-            if isinstance(arr, np.ndarray) and arr.ndim >= 1
-        }
+        arrays = {name: len(getattr(cw, name)) for name in People.fields()}
         wrong = {k: v for k, v in arrays.items() if v != self.n}
         if cw.n != self.n or wrong:
             self.fail(
@@ -238,7 +234,7 @@ class InvariantChecker:
         counts = np.bincount(state, minlength=len(State))
         if int(counts.sum()) != self.n:  # pragma: no cover - bincount of valid states
             self.fail(CONSERVATION, f"states add up to {int(counts.sum())}, not {self.n}")
-        model_counts = getattr(self.model, "_counts", None)
+        model_counts = getattr(self.model, "counts", None)
         if self.step > 0 and model_counts is not None and not np.array_equal(model_counts, counts):
             named = ", ".join(
                 f"{s.name.lower()} {int(model_counts[s])} vs {int(counts[s])}"
@@ -248,7 +244,7 @@ class InvariantChecker:
             self.fail(CONSERVATION, f"the model's counts differ from the people: {named}")
         # structural: queuing people stand in exactly one lane; exit queues hold fleeing people
         in_lane: dict[int, int] = {}
-        for cp in self.model.checkpoints:
+        for cp in self.model.screening.checkpoints:
             for lane in cp.lanes:
                 members = [*lane.queue, *([lane.serving] if lane.serving >= 0 else [])]
                 for p in members:
@@ -263,7 +259,7 @@ class InvariantChecker:
                 CONSERVATION, "people in a screening lane who are not queuing there once", stray
             )
         # the lattice holds exactly the people walking or standing in the venue, one per cell
-        m = self.model.motion
+        m = self.model.crowd.lattice
         on = np.flatnonzero(m.active[: self.n])
         wrong = on[~IS_STANDING[cw.state[on]] | (cw.state[on] == State.QUEUING)]
         if len(wrong):
@@ -306,9 +302,9 @@ class InvariantChecker:
                 f"0..{self.height:g} m (first at ({x:g}, {y:g}))",
                 out,
             )
-        agents = [(f"staff:{s.unique_id}", s.pos) for s in self.model.staff if s.on_site] + [
-            (f"attacker:{a.ident}", a.pos) for a in self.model.attackers if a.active
-        ]
+        agents = [
+            (f"staff:{s.unique_id}", s.pos) for s in self.model.staff.members if s.on_site
+        ] + [(f"attacker:{a.ident}", a.pos) for a in self.model.threat.attackers if a.active]
         if agents:
             pts = np.array([p for _, p in agents], dtype=float).reshape(-1, 2)
             ok = self._in_area(pts)
@@ -403,7 +399,7 @@ class InvariantChecker:
         high until the next step, hence ranks up to index + people who changed state.
         """
         cw = self.model.crowd
-        for cp in self.model.checkpoints:
+        for cp in self.model.screening.checkpoints:
             for lane in cp.lanes:
                 if not lane.queue:
                     continue
@@ -476,10 +472,10 @@ class InvariantChecker:
     def _milestones(self) -> dict[str, float]:
         m = self.model
         return {
-            "t_first_detect": float(m.t_first_detect),
-            "t_police_alerted": float(m.t_police_alerted),
-            "t_response_ordered": float(m.t_response_ordered),
-            "t_first_flight": float(m.t_first_flight),
+            "t_first_detect": float(m.detection.t_first),
+            "t_police_alerted": float(m.response.t_police_alerted),
+            "t_response_ordered": float(m.response.t_ordered),
+            "t_first_flight": float(m.crowd.t_first_flight),
         }
 
     def _causal_order(self) -> None:
@@ -496,10 +492,10 @@ class InvariantChecker:
         self.milestones = now
         detect, alerted = now["t_first_detect"], now["t_police_alerted"]
         ordered, flight = now["t_response_ordered"], now["t_first_flight"]
-        start = float(m.t_attack_began)
+        start = float(m.threat.t_began)
         new_events = m.events[self.n_events :]
         self.n_events = len(m.events)
-        if not m.attack:
+        if not m.threat.plan.attack:
             detections = [e for e in new_events if e[1] == "detection"]
             if not math.isnan(detect) or detections:
                 self.fail(
@@ -526,11 +522,11 @@ class InvariantChecker:
                 CAUSAL_ORDER,
                 f"response ordered at {ordered:g} s before any detection (first {detect:g} s)",
             )
-        if m.attack_began and _before(t, start):
+        if m.threat.began and _before(t, start):
             self.fail(CAUSAL_ORDER, f"the attack began before its start at {start:g} s")
-        for a in m.attackers:
+        for a in m.threat.attackers:
             if a.end in ("neutralised", "subdued") and (
-                not m.attack_began or _before(float(a.ended_at), float(a.start))
+                not m.threat.began or _before(float(a.ended_at), float(a.start))
             ):
                 self.fail(
                     CAUSAL_ORDER,
@@ -549,7 +545,7 @@ class InvariantChecker:
         cw = m.crowd
         evacuated = np.flatnonzero(cw.state == State.EVACUATED)
         if len(evacuated):
-            last = float(m.t_last_evacuated)
+            last = float(m.crowd.t_last_evacuated)
             if math.isnan(flight) or math.isnan(last) or _before(last, flight):
                 self.fail(
                     CAUSAL_ORDER,
@@ -572,17 +568,17 @@ class InvariantChecker:
         if harmed < self.harmed:
             self.fail(HARM, f"killed + injured fell from {self.harmed} to {harmed}")
         self.harmed = harmed
-        crushed = np.asarray(m.crushed, dtype=bool)
-        if int(m.crush_injured) != int(crushed.sum()):
+        crushed = np.asarray(m.crowd.crushed, dtype=bool)
+        if int(m.density.crush_injured) != int(crushed.sum()):
             self.fail(
                 HARM,
-                f"crush_injured={m.crush_injured} but {int(crushed.sum())} people crushed",
+                f"crush_injured={m.density.crush_injured} but {int(crushed.sum())} people crushed",
             )
         wrong = np.flatnonzero(crushed & ~injured & ~killed)
         if len(wrong):
             self.fail(HARM, "crushed people who are not injured", wrong)
         attack_harm = np.flatnonzero(killed | (injured & ~crushed))
-        if len(attack_harm) and not m.attack_began:
+        if len(attack_harm) and not m.threat.began:
             self.fail(
                 HARM,
                 f"{len(attack_harm)} people killed or injured by an attack that never began",
@@ -593,19 +589,21 @@ class InvariantChecker:
         """Costs, counts and running measures are never negative (nor NaN)."""
         m = self.model
         values = {
-            "staff_cost": m.staff_cost,
-            "false_alarms": m.false_alarms,
+            "staff_cost": m.staff.cost,
+            "false_alarms": m.staff.false_alarms,
             "max_queue_len": m.max_queue_len,
-            "crush_injured": m.crush_injured,
-            "peak_density": m.peak_density,
-            "density_exposure": m.density_exposure,
+            "crush_injured": m.density.crush_injured,
+            "peak_density": m.density.peak,
+            "density_exposure": m.density.exposure,
         }
         bad = [f"{k}={v}" for k, v in values.items() if not (float(v) >= 0) or math.isinf(v)]
-        waits = np.asarray(m.waits, dtype=float)
+        waits = np.asarray(m.screening.waits, dtype=float)
         if len(waits) and not (waits >= -TOL_S).all():
             bad.append(f"screening wait {float(np.nanmin(waits)):g} s")
         agents = [
-            f"attacker:{a.ident}" for a in m.attackers if a.rounds_left < 0 or a.visitor_reports < 0
+            f"attacker:{a.ident}"
+            for a in m.threat.attackers
+            if getattr(a, "rounds_left", 0) < 0 or a.visitor_reports < 0
         ]
         if agents:
             bad.append("attacker rounds or reports")

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.motion import FloorFields, Grid, build_fields, build_grid, distance_field
-from sim.schema import Venue, Zone
+from softtarget.sim.motion import FloorFields, Grid, build_fields, build_grid, distance_field
+from softtarget.sim.schema import Venue, Zone
 
 CELL_M = 0.4  # lattice cell: one person per cell, 6.25 persons/m² at most
 SINK_DEPTH_M = 3.0  # depth of the strip beyond an edge door where leavers are removed
@@ -113,11 +114,13 @@ def layout_for(venue: Venue) -> Layout:
     return _layout_cached(json.dumps(venue.model_dump(mode="json"), sort_keys=True))
 
 
-def _build(venue: Venue) -> Layout:
+Door = tuple[str, float, float, float, float]  # (exit, x0, y0, x1, y1)
+
+
+def _doors(venue: Venue) -> tuple[list[Door], dict[str, list[tuple[float, float]]]]:
+    """Doors of the exits on the area's edge, and the openings they make in each side."""
     w, h, m = venue.width_m, venue.height_m, SINK_DEPTH_M
-    area = (-m, -m, w + m, h + m)
-    t = CELL_M  # the area's edge wall: one cell thick, outside the area
-    doors: list[tuple[str, float, float, float, float]] = []
+    doors: list[Door] = []
     openings: dict[str, list[tuple[float, float]]] = {"west": [], "east": [], "south": [],
                                                       "north": []}  # fmt: skip
     for name, zone in venue.zones.items():
@@ -135,6 +138,17 @@ def _build(venue: Venue) -> Layout:
             doors.append((name, lo, -m, hi, 0.0))
         else:
             doors.append((name, lo, h, hi, h + m))
+    return doors, openings
+
+
+def _grid(
+    venue: Venue, cell: float, fence: list[tuple[float, float, float, float]]
+) -> tuple[Grid, list[Door]]:
+    """The lattice with the area's edge (and its doors), ``fence`` and the walls; the doors."""
+    w, h, m = venue.width_m, venue.height_m, SINK_DEPTH_M
+    area = (-m, -m, w + m, h + m)
+    t = cell  # the area's edge wall: one cell thick, outside the area
+    doors, openings = _doors(venue)
     walls: list[tuple[float, float, float, float]] = []
     # the edge of the area, with its doors; and the space beyond closed except behind doors
     for side, (fixed, length) in {"west": (-t, h), "east": (w, h), "south": (-t, w),
@@ -147,19 +161,43 @@ def _build(venue: Venue) -> Layout:
                 else:
                     walls.append((start, fixed, lo, fixed + t))
             start = max(start, hi)
-    fence = _fence(venue)
     walls.extend(fence)
     for wall in venue.walls:
         if wall.rect is not None:
             walls.append(tuple(wall.rect))  # type: ignore[arg-type]
     polygons = [wall.corners() for wall in venue.walls if wall.rect is None]
-    grid = build_grid(area, walls=walls, polygons=polygons, cell=CELL_M)
+    grid = build_grid(area, walls=walls, polygons=polygons, cell=cell)
     cx, cy = grid.centres()
     outside = (cx < 0) | (cx > w) | (cy < 0) | (cy > h)
     behind_door = np.zeros(grid.shape, dtype=bool)
     for _, x0, y0, x1, y1 in doors:
         behind_door |= (cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1)
-    grid = grid.with_blocked(outside & ~behind_door)
+    return grid.with_blocked(outside & ~behind_door), doors
+
+
+def lattice_cells(venue: Venue, cell: float = CELL_M) -> int:
+    """Cells of the lattice of ``venue`` at ``cell`` metres (the area and the sink strips)."""
+    span = 2 * SINK_DEPTH_M
+    return math.ceil((venue.width_m + span) / cell) * math.ceil((venue.height_m + span) / cell)
+
+
+def lattice_grid(venue: Venue, cell: float = CELL_M, fence: bool = True) -> Grid:
+    """The walkable lattice of ``venue`` alone: no destinations, no floor fields (cheap).
+
+    The same cells as :func:`layout_for`'s grid when ``cell`` is :data:`CELL_M`: the area's
+    edge with the exits' doors, the space beyond closed except behind doors, the fence of the
+    perimeter (unless ``fence`` is false or ``venue.fence`` is) and the walls. A coarser
+    ``cell`` applies the same rules on bigger cells (for checks of huge venues).
+    """
+    return _grid(venue, cell, _fence(venue) if fence else [])[0]
+
+
+def _build(venue: Venue) -> Layout:
+    w, h = venue.width_m, venue.height_m
+    t = CELL_M  # the area's edge wall: one cell thick, outside the area
+    fence = _fence(venue)
+    grid, doors = _grid(venue, CELL_M, fence)
+    cx, cy = grid.centres()
 
     names: list[str] = []
     targets: list[np.ndarray] = []

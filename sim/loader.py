@@ -15,17 +15,19 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import Problem, ScenarioError
-from sim.schema import Scenario, Section
+from softtarget.sim.errors import Problem, ScenarioError
+from softtarget.sim.schema import SPECIAL_TARGETS, Scenario, Section, deep_merge
+from softtarget.sim.schema import resolve_extends as schema_resolve_extends
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-SPECIAL_TARGETS = ("densest", "queue", "random")
+#: The built-in scenario files, read as package data (installed as files, never zipped).
+BUILTIN_DIR = Path(str(resources.files("softtarget.scenarios")))
 
 # --------------------------------------------------------------------------- YAML dialect ---
 
@@ -102,6 +104,29 @@ class Source:
                 return self.lines[p]
             p = p[:-1]
         return self.lines.get((), None)
+
+    def owner(self, path: Sequence[str | int]) -> str | None:
+        """The configuration in whose text ``path`` (in a configuration) was written.
+
+        The configuration itself, or the ancestor of its ``extends`` chain that wrote the
+        longest prefix of the rest of the path; None outside configurations or chains.
+        """
+        if len(path) < 3 or path[0] != "configurations" or str(path[1]) not in self.chains:
+            return None
+        chain = self.chains[str(path[1])]
+        rest = tuple(path[2:])
+        for n in range(len(rest), 0, -1):
+            for name in chain:
+                if ("configurations", name, *rest[:n]) in self.lines:
+                    return name
+        return chain[0]
+
+    def written_line(self, path: Sequence[str | int]) -> int | None:
+        """Line where ``path`` was written: in the configuration or the ancestor it came from."""
+        owner = self.owner(path)
+        if owner is None:
+            return self.line_of(path)
+        return self.line_of(("configurations", owner, *path[2:]))
 
 
 #: Values a document may expand to (aliases can make a short file recursive or explosive).
@@ -310,84 +335,20 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 # ------------------------------------------------------------------------------ extends ---
 
 
-def deep_merge(base: Any, over: Any) -> Any:
-    """``over`` on top of ``base``: mappings merge key by key, anything else replaces."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for k, v in over.items():
-            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
-        return out
-    return copy.deepcopy(over)
-
-
 def resolve_extends(
     data: dict[str, Any], src: Source
 ) -> tuple[dict[str, Any], dict[str, list[str]], list[Problem]]:
-    """Expand ``extends`` in ``data['configurations']``; return data, chains and problems."""
-    configs = data.get("configurations")
-    if not isinstance(configs, dict):
-        return data, {}, []
-    problems: list[Problem] = []
-    resolved: dict[str, Any] = {}
-    chains: dict[str, list[str]] = {}
-    cycles: set[frozenset[str]] = set()
+    """Expand ``extends`` in ``data['configurations']``; return data, chains and problems.
 
-    def chain_of(name: str) -> list[str] | None:
-        chain = [name]
-        while True:
-            cfg = configs.get(chain[-1])
-            parent = cfg.get("extends") if isinstance(cfg, dict) else None
-            if parent is None:
-                return chain
-            path = ("configurations", chain[-1], "extends")
-            if not isinstance(parent, str) or parent not in configs:
-                problems.append(
-                    Problem(
-                        src.file,
-                        src.line_of(path),
-                        ".".join(map(str, path)),
-                        f"extends unknown configuration '{parent}'",
-                        ", ".join(str(k) for k in configs if k != chain[-1]),
-                    )
-                )
-                return None
-            if parent in chain:
-                cycle = chain[chain.index(parent) :]
-                if frozenset(cycle) not in cycles:
-                    cycles.add(frozenset(cycle))
-                    text = " -> ".join([*cycle, parent])
-                    problems.append(
-                        Problem(
-                            src.file,
-                            src.line_of(path),
-                            ".".join(map(str, path)),
-                            f"extends cycle: {text}",
-                        )
-                    )
-                return None
-            chain.append(parent)
-
-    for name, cfg in configs.items():
-        chain = chain_of(name)
-        if chain is None or not isinstance(cfg, dict):
-            resolved[name] = (
-                {k: v for k, v in cfg.items() if k != "extends"} if isinstance(cfg, dict) else cfg
-            )
-            continue
-        merged: dict[str, Any] = {}
-        for ancestor in reversed(chain):
-            parent = configs[ancestor]
-            if not isinstance(parent, dict):  # reported where it is written
-                continue
-            body = {k: v for k, v in parent.items() if k != "extends"}
-            merged = deep_merge(merged, body)
-        if cfg.get("extends") is not None:
-            merged["extends"] = cfg["extends"]
-        resolved[name] = merged
-        chains[name] = chain
-    out = dict(data)
-    out["configurations"] = resolved
-    return out, chains, problems
+    The schema's own resolution (:func:`softtarget.sim.schema.resolve_extends`, which
+    ``Scenario`` runs before validating), with its problems located in the file.
+    """
+    data, chains, found = schema_resolve_extends(data)
+    problems = [
+        Problem(src.file, src.line_of(p.path), ".".join(map(str, p.path)), p.message, p.allowed)
+        for p in found
+    ]
+    return data, chains, problems
 
 
 # ------------------------------------------------------------------- validation messages ---
@@ -476,24 +437,33 @@ def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
     return out
 
 
-def _problems_from(
-    exc: ValidationError, src: Source, chains: dict[str, list[str]]
-) -> list[Problem]:
+#: Error types of the schema's checks across sections (``ctx`` has message and allowed).
+LOCATED_TYPES = ("scenario", "extends")
+
+
+def _problems_from(exc: ValidationError, src: Source) -> list[Problem]:
+    """Located problems from a validation error of :class:`Scenario`.
+
+    A problem in a field a configuration inherited through ``extends`` is reported once,
+    where it is written: it is dropped when the ancestor that wrote it has a problem at the
+    same field; otherwise (the ancestor is fine, the merged configuration is not) it is kept,
+    on the ancestor's line.
+    """
+    errors = [(err, _clean_loc(err["loc"])) for err in exc.errors(include_url=False)]
+    at = {tuple(loc) for _, loc in errors}
     problems: list[Problem] = []
-    for err in exc.errors(include_url=False):
-        loc = _clean_loc(err["loc"])
+    for err, loc in errors:
         if src.inherited(loc):
-            continue
-        line = src.line_of(loc)
-        # an inherited field is written under the configuration it came from
-        if len(loc) > 2 and loc[0] == "configurations" and str(loc[1]) in chains:
-            for ancestor in chains[str(loc[1])]:
-                exact = ("configurations", ancestor, *loc[2:])
-                if exact in src.lines:
-                    line = src.lines[exact]
-                    break
+            owner = src.owner(loc)
+            if owner is not None and ("configurations", owner, *loc[2:]) in at:
+                continue
+        line = src.written_line(loc)
+        ctx = err.get("ctx") or {}
         message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        allowed = _allowed(err, loc)
+        if err["type"] in LOCATED_TYPES:
+            message, allowed = str(ctx.get("message", message)), ctx.get("allowed")
+        elif err["type"] == "extra_forbidden":
             message = f"unknown field '{err['loc'][-1]}'"
         elif err["type"] == "missing":
             message = "required field is missing"
@@ -506,143 +476,13 @@ def _problems_from(
             if tuple(loc[:n]) in src.overridden:
                 file, line = src.overridden[tuple(loc[:n])], None
                 break
-        problems.append(Problem(file, line, ".".join(map(str, loc)), message, _allowed(err, loc)))
+        problems.append(Problem(file, line, ".".join(map(str, loc)), message, allowed))
     return problems
 
 
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def cross_check(scenario: Scenario, src: Source) -> list[Problem]:
-    """References between sections: zones, perimeter and targets that must exist."""
-    problems: list[Problem] = []
-    zones = scenario.venue.zones
-
-    def bad(path: tuple[Any, ...], message: str, allowed: Iterable[str]) -> None:
-        if src.inherited(path):
-            return
-        file, line = src.file, src.line_of(path)
-        for n in range(len(path), 0, -1):
-            if tuple(path[:n]) in src.overridden:
-                file, line = src.overridden[tuple(path[:n])], None
-                break
-        problems.append(
-            Problem(
-                file, line, ".".join(map(str, path)), message, ", ".join(allowed) or "none defined"
-            )
-        )
-
-    v = scenario.venue
-    if v.perimeter is not None:
-        if v.perimeter not in zones:
-            bad(("venue", "perimeter"), f"undefined zone '{v.perimeter}'", zones)
-        elif zones[v.perimeter].kind != "perimeter":
-            bad(
-                ("venue", "perimeter"),
-                f"zone '{v.perimeter}' is of kind '{zones[v.perimeter].kind}'",
-                [z for z in zones if zones[z].kind == "perimeter"],
-            )
-    for name, zone in zones.items():
-        x0, y0, x1, y1 = zone.bounds()
-        if x0 < 0 or y0 < 0 or x1 > v.width_m or y1 > v.height_m:
-            problems.append(
-                Problem(
-                    src.file,
-                    src.line_of(("venue", "zones", name)),
-                    f"venue.zones.{name}",
-                    f"zone '{name}' lies outside the venue area",
-                    f"within 0..{v.width_m:g} x 0..{v.height_m:g} m",
-                )
-            )
-    if not problems:  # geometry is checked once every zone lies in the area
-        from sim.geometry import geometry_problems
-
-        for zname, message in geometry_problems(v):
-            problems.append(Problem(src.file, src.line_of(("venue", "zones", zname)),
-                                    f"venue.zones.{zname}", message,
-                                    "a zone with a walkable path to the entrance"))  # fmt: skip
-    kinds = {z.kind for z in zones.values()}
-    for needed in ("exit",):
-        if needed not in kinds:
-            bad(("venue", "zones"), f"the venue has no zone of kind '{needed}'", [needed])
-    if "attractor" not in kinds:
-        bad(("venue", "zones"), "the venue has no zone of kind 'attractor'", ["attractor"])
-    if scenario.threat.mix.get("vehicle", 0) > 0 and "vehicle_approach" not in kinds:
-        bad(
-            ("threat", "mix", "vehicle"),
-            "vehicle attacks need a zone of kind 'vehicle_approach'",
-            ["0 for vehicle, or add a vehicle_approach zone"],
-        )
-    checkpoints = [n for n, z in zones.items() if z.kind == "checkpoint"]
-    entrances = [n for n, z in zones.items() if z.kind in ("checkpoint", "entrance")]
-    arrivals = scenario.crowd.arrivals
-    arriving = (arrivals.profile == "constant" and arrivals.rate_per_min > 0) or (
-        arrivals.profile == "peak" and arrivals.total > 0
-    )
-    if (arriving or scenario.crowd.initial_queuing) and not entrances:
-        bad(
-            ("crowd", "arrivals"),
-            "visitors arrive but the venue has no checkpoint or entrance",
-            ["checkpoint", "entrance"],
-        )
-    trains = scenario.crowd.trains
-    for i, platform in enumerate(trains.platforms if trains else []):
-        if platform not in zones or zones[platform].kind != "attractor":
-            bad(("crowd", "trains", "platforms", i), f"'{platform}' is not an attractor zone",
-                [z for z in zones if zones[z].kind == "attractor"])  # fmt: skip
-    for target in scenario.threat.target:
-        if target not in SPECIAL_TARGETS and target not in zones:
-            bad(
-                ("threat", "target", target),
-                f"undefined zone '{target}'",
-                [*SPECIAL_TARGETS, *zones],
-            )
-    for cname, cfg in scenario.configurations.items():
-        for gname, group in cfg.staff.items():
-            base = ("configurations", cname, "staff", gname)
-            if group.post is not None and group.post not in zones and group.post != "control_room":
-                bad((*base, "post"), f"undefined zone '{group.post}'", ["control_room", *zones])
-            for i, z in enumerate(group.patrol):
-                if z not in zones:
-                    bad((*base, "patrol", i), f"undefined zone '{z}'", zones)
-            if group.role == "armed_response" and group.response_time_s is None:
-                bad(
-                    (*base, "response_time_s"),
-                    "armed response units need a response time",
-                    ["a duration or distribution"],
-                )
-        operators = [n for n, g in cfg.staff.items() if g.role == "cctv_operator"]
-        for camname, cam in cfg.cameras.items():
-            base = ("configurations", cname, "cameras", camname)
-            x, y = cam.at
-            if not (0 <= x <= v.width_m and 0 <= y <= v.height_m):
-                bad((*base, "at"), f"camera '{camname}' lies outside the venue area",
-                    [f"within 0..{v.width_m:g} x 0..{v.height_m:g} m"])  # fmt: skip
-            if cam.watched_by is not None and cam.watched_by not in operators:
-                bad((*base, "watched_by"),
-                    f"'{cam.watched_by}' is not a cctv_operator group of '{cname}'",
-                    operators)  # fmt: skip
-        if operators and not cfg.cameras:
-            bad(("configurations", cname, "staff", operators[0], "role"),
-                "CCTV operators need cameras to watch",
-                [f"configurations.{cname}.cameras, or another role"])  # fmt: skip
-        for zname, lanes in cfg.screening.lanes.items():
-            path = ("configurations", cname, "screening", "lanes", zname)
-            if zname not in checkpoints:
-                bad(path, f"'{zname}' is not a checkpoint zone", checkpoints)
-            elif lanes > zones[zname].lanes and not src.inherited(path):
-                problems.append(
-                    Problem(
-                        src.file,
-                        src.line_of(path),
-                        ".".join(path),
-                        f"{lanes} lanes open but the checkpoint has {zones[zname].lanes}",
-                        f"0..{zones[zname].lanes}",
-                    )
-                )
-    return problems
 
 
 # ----------------------------------------------------------------------------- entry ---
@@ -691,7 +531,7 @@ def resolve_path(name_or_path: str) -> Path:
 
 def expand_template(data: dict[str, Any], src: Source) -> tuple[dict[str, Any], list[Problem]]:
     """Replace ``venue: {template: ...}`` by the venue it generates (zones given merge on top)."""
-    from sim.templates import TEMPLATES
+    from softtarget.sim.templates import TEMPLATES
 
     venue = data.get("venue")
     if not isinstance(venue, dict) or "template" not in venue:
@@ -743,13 +583,17 @@ def validate_data(data: dict[str, Any], src: Source) -> Scenario:
     data, template_problems = expand_template(data, src)
     if template_problems:
         raise ScenarioError(template_problems)
+    # extends is resolved here (Scenario resolves it again, changing nothing) so that its
+    # problems are reported with every other one, and inherited fields are known
     data, chains, problems = resolve_extends(data, src)
     src.chains = chains
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(problems + _problems_from(exc, src, chains)) from None
-    problems += cross_check(scenario, src)
+        problems += _problems_from(exc, src)
+        if not problems:  # cannot happen: every error is reported, or is its ancestor's
+            problems = [Problem(src.file, None, "", str(exc).replace("\n", "; "))]
+        raise ScenarioError(problems) from None
     if problems:
         raise ScenarioError(problems)
     return scenario
@@ -800,10 +644,12 @@ def load_scenario(name_or_path: str, overrides: Sequence[str] = ()) -> Loaded:
 
 
 __all__ = [
+    "SPECIAL_TARGETS",
     "Loaded",
     "Section",
     "apply_overrides",
     "builtin_names",
+    "deep_merge",
     "load_scenario",
     "parse_yaml",
     "resolve_path",

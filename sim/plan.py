@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.patches as mpatches
 from matplotlib.figure import Figure
 
-from sim.schema import Scenario
+from softtarget.sim.schema import Scenario
 
 #: One colour per zone kind (colour-blind-safe Okabe–Ito hues).
 KIND_COLOURS: dict[str, str] = {
@@ -129,7 +129,7 @@ def _draw_cameras(ax: object, scenario: Scenario, configuration: str, handles: l
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
 
-    from sim.sight import coverage_for, sight_for
+    from softtarget.sim.sight import coverage_for, sight_for
 
     cameras = scenario.configurations[configuration].cameras
     if not cameras:

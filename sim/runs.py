@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.schema import Scenario
+    from softtarget.sim.schema import Scenario
 
 #: Named random streams of one run, in a fixed order (never reorder: it changes every result;
 #: a new stream goes at the end, which leaves the others as they were).

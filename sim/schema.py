@@ -9,12 +9,15 @@ Every default names its basis in ``REFERENCES`` rows of the project documentatio
 
 from __future__ import annotations
 
+import copy
 import math
-from typing import Annotated, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from sim.units import (
+from softtarget.sim.units import (
     Dist,
     Duration,
     Identifier,
@@ -41,6 +44,10 @@ Role = Literal[
 ]
 ScreeningMethod = Literal["none", "visual", "bag_check", "metal_detector", "bag_check_pat_down"]
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+#: Desired walking speed, m/s: Weidmann 1993 (V), clipped to the range 0.8–1.8 m/s of
+#: REFERENCES, on which the pedestrian lattice is calibrated. The crowd's default and the
+#: lattice's validation draw from this one distribution.
+FREE_WALKING_SPEED = {"dist": "normal", "mean": 1.34, "sd": 0.26, "min": 0.8, "max": 1.8}
 #: Largest extent of a venue, metres (the geometry is rasterised: no city-sized areas).
 MAX_VENUE_M = 10_000.0
 
@@ -196,14 +203,9 @@ class Crowd(Section):
         None, description="Train timetable (stations): surges onto platforms, boarding."
     )
     speed: Dist = Field(
-        default_factory=lambda: {
-            "dist": "normal",
-            "mean": 1.34,
-            "sd": 0.26,
-            "min": 0.5,
-            "max": 2.0,
-        },
-        description="Desired walking speed, m/s (Weidmann 1993: 1.34, sd 0.26; V).",
+        default_factory=lambda: dict(FREE_WALKING_SPEED),
+        description="Desired walking speed, m/s (Weidmann 1993: 1.34, sd 0.26; V), clipped "
+        "to 0.8–1.8 m/s, the range the pedestrian lattice is validated on (REFERENCES).",
     )
     flight_speed: Dist = Field(
         default_factory=lambda: {"dist": "normal", "mean": 3.9, "sd": 2.7, "min": 0.3, "max": 7.0},
@@ -217,6 +219,22 @@ class Crowd(Section):
     )
     hearing_range_m: PosFloat = Field(
         150.0, description="Distance within which gunfire or an explosion makes people flee (E)."
+    )
+    sight_alarm_range_m: PosFloat = Field(
+        30.0,
+        description="Distance, metres, within which people who see a stabbing or a vehicle "
+        "attack flee (E).",
+    )
+    flee_detour_m: NonNegFloat = Field(
+        200.0,
+        description="Extra metres people accept rather than flee past the threat: an exit "
+        "within 60° of the threat's direction costs this much more in the choice of exit (E).",
+    )
+    door_flow_pmps: PosFloat = Field(
+        1.6,
+        description="Flow per metre of door width, persons/(m·s), that guiding stewards "
+        "expect when they balance the load between exits (Seyfried et al. 2009 bottleneck "
+        "experiments 1.3–1.9; V).",
     )
     dwell_s: Dist = Field(
         default_factory=lambda: {"dist": "exponential", "mean": 1200.0},
@@ -240,6 +258,15 @@ class Crowd(Section):
     view_range_m: PosFloat = Field(
         15.0, description="Distance within which a visitor can notice an attacker (E)."
     )
+    occlusion_density_ppm2: PosFloat = Field(
+        2.0,
+        description="Crowd density, persons/m², at which occlusion by other people halves the "
+        "chance to notice an attacker in view (E).",
+    )
+    max_reports_per_attacker: PosInt = Field(
+        10,
+        description="Visitor reports per attacker after which more callers add nothing (E).",
+    )
     crush_density_ppm2: PosFloat = Field(
         6.0,
         description="Local density (over 1.2 m x 1.2 m, in steps of 0.69/m² on the 0.4 m "
@@ -256,6 +283,19 @@ class Crowd(Section):
         2e-4,
         description="Per-second chance of a crush injury after the onset, for people in "
         "flight or evacuation, where crowds push (E).",
+    )
+    exposure_density_ppm2: PosFloat = Field(
+        5.5,
+        description="Local density, persons/m², above which a person-second counts in the "
+        "result `person_s_above_5_5` (Fruin: dangerous crowd forces from 5.55/m²; V).",
+    )
+    queue_spacing_m: PosFloat = Field(
+        0.6, description="Distance, metres, between people standing in a screening line (E)."
+    )
+    arrival_walk_m: NonNegFloat = Field(
+        10.0,
+        description="Arriving visitors appear this many metres behind the back of their "
+        "screening line and walk to it (E).",
     )
 
 
@@ -307,6 +347,13 @@ class Blade(Section):
         description="Per-second chance that one bystander within reach subdues the attacker "
         "(Briggs & Kennedy: 0.5% resist; E).",
     )
+    chase_speed_mps: PosFloat = Field(
+        2.0, description="Speed, m/s, at which the attacker goes after the next victim (E)."
+    )
+    seek_range_m: PosFloat = Field(
+        30.0,
+        description="The attacker goes for the nearest person within this distance, metres (E).",
+    )
 
 
 class Pbied(Section):
@@ -346,6 +393,9 @@ class Vehicle(Section):
     p_death_given_struck: Probability = Field(
         0.3, description="Probability that being struck kills (E)."
     )
+    on_site_s: Duration = Field(
+        10.0, description="A vehicle arrives on the approach this long before it strikes (E)."
+    )
 
 
 class Threat(Section):
@@ -377,10 +427,28 @@ class Threat(Section):
         0.3, description="Chance of a hostile-reconnaissance visit earlier in the window (E)."
     )
     reconnaissance_s: Dist = Field(600.0, description="Length of a reconnaissance visit.")
+    reconnaissance_lead_s: Dist = Field(
+        default_factory=lambda: {"dist": "uniform", "low": 0.0, "high": 600.0},
+        description="Gap between a reconnaissance visit and the attack: the visit starts "
+        "reconnaissance_s + this lead before the attacker arrives for the attack, so it ends "
+        "this long before that arrival (E).",
+    )
     adaptive_probability: Probability = Field(
         0.5,
         description="Chance that an attacker whose weapon screening would likely catch "
-        "(P ≥ 0.5) strikes the queue outside the perimeter instead (E).",
+        "(catch probability at or above adaptive_threshold) strikes the queue outside the "
+        "perimeter instead (E).",
+    )
+    adaptive_threshold: Probability = Field(
+        0.5,
+        description="Screening catch probability of the attacker's weapon at and above which "
+        "an adaptive attacker strikes the queue outside instead (E).",
+    )
+    walk_speed_mps: PosFloat = Field(1.2, description="Attackers' walking speed on foot, m/s (E).")
+    cell_spread_m: NonNegFloat = Field(
+        6.0,
+        description="Members of a cell stand within ± half this distance, metres, of one "
+        "another (E).",
     )
     conspicuousness: dict[Literal["reconnaissance", "approach", "attack"], Probability] = Field(
         default_factory=lambda: {"reconnaissance": 0.02, "approach": 0.05, "attack": 1.0},
@@ -412,10 +480,10 @@ class StaffGroup(Section):
     """A group of security staff with the same role, post and powers."""
 
     role: Role = Field(
-        description="What they are and may do: police (detain; neutralise when armed), "
-        "armed_response (off-site until alerted), security_guard (screen, citizen's arrest), "
-        "steward and transit_staff (guide the crowd), cctv_operator (watch cameras), "
-        "enforcement_officer (transit BOA: stop, search, arrest)."
+        description="What they are and may do (POWERS): police (screen, detain; neutralise "
+        "when armed), armed_response (off-site until alerted), security_guard (screen, "
+        "citizen's arrest), steward and transit_staff (guide the crowd), cctv_operator (watch "
+        "cameras), enforcement_officer (transit BOA: stop, search, arrest)."
     )
     count: NonNegInt = Field(description="How many.")
     side: Literal["public", "private"] | None = Field(
@@ -435,6 +503,17 @@ class StaffGroup(Section):
     )
     view_range_m: PosFloat = Field(25.0, description="Distance they can notice from (E).")
     speed_mps: PosFloat = Field(2.5, description="Speed when responding (E).")
+    patrol_speed_mps: PosFloat = Field(
+        1.2, description="Speed, m/s, walking a beat or back to a post (E)."
+    )
+    intercept_range_m: PosFloat = Field(
+        3.0,
+        description="Distance, metres, close enough to stop and question a suspect (E).",
+    )
+    standoff_m: NonNegFloat = Field(
+        50.0,
+        description="Unarmed staff keep this distance, metres, from an active shooter (E).",
+    )
     radio: bool = Field(True, description="Has a radio to their control room.")
     cost_per_hour_eur: NonNegFloat = Field(
         40.0, description="Cost per hour (police and private rates differ; E)."
@@ -569,7 +648,18 @@ class Screening(Section):
     method: ScreeningMethod = Field("bag_check", description="What is done at the lanes.")
     lanes: dict[Identifier, NonNegInt] = Field(
         default_factory=dict,
-        description="Open lanes per checkpoint zone (default: all lanes the zone has).",
+        description="Lanes opened per checkpoint zone (default: all lanes the zone has). A "
+        "checkpoint works min(lanes, screeners posted there // staff_per_lane) of them; "
+        "unless the method is none or visual, a checkpoint with lanes open needs at least "
+        "staff_per_lane screeners.",
+    )
+    staff_per_lane: PosInt = Field(
+        1,
+        description="Screeners (staff with the `screen` power posted at the checkpoint) "
+        "needed to work one lane: a bag check with pat-down takes one trained screener per "
+        "lane (E). Methods none and visual need no screeners (anyone at the door can look); "
+        "bag searches and pat-downs need licensed security or police in the Netherlands "
+        "(REFERENCES).",
     )
     service_time_s: Dist | None = Field(
         None,
@@ -644,11 +734,319 @@ class Scenario(Section):
     )
     run: Run = Field(default_factory=Run, description="Run settings.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _extends(cls, data: Any) -> Any:
+        """Expand ``extends`` in the configurations (deep merge); refuse cycles and unknowns."""
+        if not isinstance(data, dict):
+            return data
+        resolved, _, problems = resolve_extends(data)
+        if problems:
+            raise located_error(problems, data)
+        return resolved
+
     @model_validator(mode="after")
     def _some_configuration(self) -> Scenario:
         if not self.configurations:
             raise ValueError("configurations: at least one configuration is needed")
         return self
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Scenario:
+        """References between sections, the venue's geometry and staffed lanes."""
+        problems = scenario_problems(self)
+        if problems:
+            raise located_error(problems, self)
+        return self
+
+
+# ------------------------------------------------------------- checks across sections ---
+
+#: Targets that are not zone names.
+SPECIAL_TARGETS = ("densest", "queue", "random")
+#: Screening methods that need no screeners at the lanes (anyone at the door can look).
+UNSTAFFED_METHODS = ("none", "visual")
+FieldPath = tuple[str | int, ...]
+
+
+class Located(NamedTuple):
+    """A problem found across sections: where (a field path), what, and what is allowed."""
+
+    path: FieldPath
+    message: str
+    allowed: str | None = None
+
+
+def located_error(problems: Iterable[Located], root: Any = None) -> ValidationError:
+    """One pydantic ``ValidationError`` carrying every problem at its own field path.
+
+    Each error has type ``scenario`` (``extends`` for extends problems), the message
+    ``"<message> (allowed: <allowed>)"``, and ``ctx`` holding ``message`` and ``allowed`` so
+    that the loader can show them located in the file.
+    """
+    details: list[InitErrorDetails] = []
+    for p in problems:
+        kind = "extends" if p.path[-1:] == ("extends",) else "scenario"
+        if p.allowed:
+            error = PydanticCustomError(
+                kind, "{message} (allowed: {allowed})", {"message": p.message, "allowed": p.allowed}
+            )
+        else:
+            error = PydanticCustomError(kind, "{message}", {"message": p.message})
+        details.append(InitErrorDetails(type=error, loc=p.path, input=_value_at(root, p.path)))
+    return ValidationError.from_exception_data("Scenario", details)
+
+
+def _value_at(root: Any, path: FieldPath) -> Any:
+    """The value at ``path`` under a model or parsed mapping (None where there is none)."""
+    node = root
+    for part in path:
+        if isinstance(node, BaseModel):
+            node = getattr(node, str(part), None)
+        elif isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """``over`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(over)
+
+
+def resolve_extends(
+    data: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, list[str]], list[Located]]:
+    """Expand ``extends`` in ``data['configurations']`` of a parsed scenario.
+
+    Returns the data with every configuration merged onto its ancestors (it keeps its
+    ``extends``), the chain of each resolved configuration (itself first, then its parent,
+    ...), and the problems: unknown parents and cycles (each cycle once). A configuration
+    with a problem in its chain is kept without ``extends``. Resolving resolved data again
+    changes nothing.
+    """
+    configs = data.get("configurations")
+    if not isinstance(configs, dict):
+        return data, {}, []
+    problems: list[Located] = []
+    resolved: dict[Any, Any] = {}
+    chains: dict[str, list[str]] = {}
+    cycles: set[frozenset[str]] = set()
+
+    def chain_of(name: str) -> list[str] | None:
+        chain = [name]
+        while True:
+            cfg = configs.get(chain[-1])
+            parent = cfg.get("extends") if isinstance(cfg, dict) else None
+            if parent is None:
+                return chain
+            path = ("configurations", chain[-1], "extends")
+            if not isinstance(parent, str) or parent not in configs:
+                others = ", ".join(str(k) for k in configs if k != chain[-1])
+                problems.append(
+                    Located(path, f"extends unknown configuration '{parent}'", others or None)
+                )
+                return None
+            if parent in chain:
+                cycle = chain[chain.index(parent) :]
+                if frozenset(cycle) not in cycles:
+                    cycles.add(frozenset(cycle))
+                    problems.append(
+                        Located(path, f"extends cycle: {' -> '.join([*cycle, parent])}")
+                    )
+                return None
+            chain.append(parent)
+
+    for name, cfg in configs.items():
+        chain = chain_of(name)
+        if chain is None or not isinstance(cfg, dict):
+            resolved[name] = (
+                {k: v for k, v in cfg.items() if k != "extends"} if isinstance(cfg, dict) else cfg
+            )
+            continue
+        merged: dict[str, Any] = {}
+        for ancestor in reversed(chain):
+            parent = configs[ancestor]
+            if not isinstance(parent, dict):  # reported where it is written
+                continue
+            merged = deep_merge(merged, {k: v for k, v in parent.items() if k != "extends"})
+        if cfg.get("extends") is not None:
+            merged["extends"] = cfg["extends"]
+        resolved[name] = merged
+        chains[name] = chain
+    out = dict(data)
+    out["configurations"] = resolved
+    return out, chains, problems
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(names) or "none defined"
+
+
+def scenario_problems(scenario: Scenario) -> list[Located]:
+    """Every problem between the sections of a scenario whose fields are valid.
+
+    Zones, the perimeter and targets that must exist, the venue's geometry (on the model's
+    lattice: :func:`softtarget.sim.geometry.geometry_problems`), staff posts and patrols,
+    cameras and their watchers, lanes per checkpoint and the screeners to work them, train
+    platforms, armed response times and vehicle approaches. Empty when all is well.
+    """
+    problems: list[Located] = []
+    v = scenario.venue
+    zones = v.zones
+
+    def bad(path: FieldPath, message: str, allowed: Iterable[str] | str) -> None:
+        text = allowed if isinstance(allowed, str) else _names(allowed)
+        problems.append(Located(path, message, text))
+
+    if v.perimeter is not None:
+        if v.perimeter not in zones:
+            bad(("venue", "perimeter"), f"undefined zone '{v.perimeter}'", zones)
+        elif zones[v.perimeter].kind != "perimeter":
+            bad(
+                ("venue", "perimeter"),
+                f"zone '{v.perimeter}' is of kind '{zones[v.perimeter].kind}'",
+                [z for z in zones if zones[z].kind == "perimeter"],
+            )
+    for name, zone in zones.items():
+        x0, y0, x1, y1 = zone.bounds()
+        if x0 < 0 or y0 < 0 or x1 > v.width_m or y1 > v.height_m:
+            bad(("venue", "zones", name), f"zone '{name}' lies outside the venue area",
+                f"within 0..{v.width_m:g} x 0..{v.height_m:g} m")  # fmt: skip
+    if not problems:  # geometry is checked once every zone lies in the area
+        from softtarget.sim.geometry import geometry_problems
+
+        for zname, message in geometry_problems(v):
+            bad(("venue", "zones", zname), message, "a zone with a walkable path to the entrance")
+    kinds = {z.kind for z in zones.values()}
+    if "exit" not in kinds:
+        bad(("venue", "zones"), "the venue has no zone of kind 'exit'", ["exit"])
+    if "attractor" not in kinds:
+        bad(("venue", "zones"), "the venue has no zone of kind 'attractor'", ["attractor"])
+    if scenario.threat.mix.get("vehicle", 0) > 0 and "vehicle_approach" not in kinds:
+        bad(
+            ("threat", "mix", "vehicle"),
+            "vehicle attacks need a zone of kind 'vehicle_approach'",
+            ["0 for vehicle, or add a vehicle_approach zone"],
+        )
+    checkpoints = [n for n, z in zones.items() if z.kind == "checkpoint"]
+    entrances = [n for n, z in zones.items() if z.kind in ("checkpoint", "entrance")]
+    arrivals = scenario.crowd.arrivals
+    arriving = (arrivals.profile == "constant" and arrivals.rate_per_min > 0) or (
+        arrivals.profile == "peak" and arrivals.total > 0
+    )
+    if (arriving or scenario.crowd.initial_queuing) and not entrances:
+        bad(
+            ("crowd", "arrivals"),
+            "visitors arrive but the venue has no checkpoint or entrance",
+            ["checkpoint", "entrance"],
+        )
+    trains = scenario.crowd.trains
+    for i, platform in enumerate(trains.platforms if trains else []):
+        if platform not in zones or zones[platform].kind != "attractor":
+            bad(("crowd", "trains", "platforms", i), f"'{platform}' is not an attractor zone",
+                [z for z in zones if zones[z].kind == "attractor"])  # fmt: skip
+    for target in scenario.threat.target:
+        if target not in SPECIAL_TARGETS and target not in zones:
+            bad(("threat", "target", target), f"undefined zone '{target}'",
+                [*SPECIAL_TARGETS, *zones])  # fmt: skip
+    for cname, cfg in scenario.configurations.items():
+        problems += _configuration_problems(scenario, cname, cfg, checkpoints)
+    return problems
+
+
+def _configuration_problems(
+    scenario: Scenario, cname: str, cfg: Configuration, checkpoints: list[str]
+) -> list[Located]:
+    """The cross-section problems of one configuration (see :func:`scenario_problems`)."""
+    problems: list[Located] = []
+    v = scenario.venue
+    zones = v.zones
+
+    def bad(path: FieldPath, message: str, allowed: Iterable[str] | str) -> None:
+        text = allowed if isinstance(allowed, str) else _names(allowed)
+        problems.append(Located(path, message, text))
+
+    for gname, group in cfg.staff.items():
+        base = ("configurations", cname, "staff", gname)
+        if group.post is not None and group.post not in zones and group.post != "control_room":
+            bad((*base, "post"), f"undefined zone '{group.post}'", ["control_room", *zones])
+        for i, z in enumerate(group.patrol):
+            if z not in zones:
+                bad((*base, "patrol", i), f"undefined zone '{z}'", zones)
+        if group.role == "armed_response" and group.response_time_s is None:
+            bad((*base, "response_time_s"), "armed response units need a response time",
+                ["a duration or distribution"])  # fmt: skip
+    operators = [n for n, g in cfg.staff.items() if g.role == "cctv_operator"]
+    for camname, cam in cfg.cameras.items():
+        base = ("configurations", cname, "cameras", camname)
+        x, y = cam.at
+        if not (0 <= x <= v.width_m and 0 <= y <= v.height_m):
+            bad((*base, "at"), f"camera '{camname}' lies outside the venue area",
+                [f"within 0..{v.width_m:g} x 0..{v.height_m:g} m"])  # fmt: skip
+        if cam.watched_by is not None and cam.watched_by not in operators:
+            bad((*base, "watched_by"),
+                f"'{cam.watched_by}' is not a cctv_operator group of '{cname}'",
+                operators)  # fmt: skip
+    if operators and not cfg.cameras:
+        bad(("configurations", cname, "staff", operators[0], "role"),
+            "CCTV operators need cameras to watch",
+            [f"configurations.{cname}.cameras, or another role"])  # fmt: skip
+    screening = ("configurations", cname, "screening")
+    for zname, lanes in cfg.screening.lanes.items():
+        path = (*screening, "lanes", zname)
+        if zname not in checkpoints:
+            bad(path, f"'{zname}' is not a checkpoint zone", checkpoints)
+        elif lanes > zones[zname].lanes:
+            bad(path, f"{lanes} lanes open but the checkpoint has {zones[zname].lanes}",
+                f"0..{zones[zname].lanes}")  # fmt: skip
+    if cfg.screening.method not in UNSTAFFED_METHODS:
+        per_lane = cfg.screening.staff_per_lane
+        for zname in checkpoints:
+            configured = zname in cfg.screening.lanes
+            lanes = cfg.screening.lanes[zname] if configured else zones[zname].lanes
+            have = screeners_at(cfg, zname)
+            if lanes == 0 or have >= per_lane:
+                continue
+            what = f"{lanes} lanes open at '{zname}'" + ("" if configured else " (all it has)")
+            if have == 0:
+                message = f"{what} but no staff with the screen power posted there"
+            else:
+                message = (
+                    f"{what} but only {have} screener{'s' if have > 1 else ''} posted there: "
+                    f"a lane needs {per_lane} (screening.staff_per_lane)"
+                )
+            roles = " or ".join(SCREEN_ROLES)
+            bad((*screening, "lanes", zname) if configured else screening, message,
+                f"post {roles} groups at '{zname}', or set its lanes to 0")  # fmt: skip
+    return problems
+
+
+def screeners_at(config: Configuration, zone: str) -> int:
+    """Staff of ``config`` with the ``screen`` power posted at the checkpoint ``zone``."""
+    return sum(
+        g.count for g in config.staff.values() if g.post == zone and "screen" in POWERS[g.role]
+    )
+
+
+def open_lanes(config: Configuration, venue: Venue, zone: str) -> int:
+    """Lanes a checkpoint works: min(lanes opened, screeners posted // staff_per_lane).
+
+    Methods that need no screeners (none, visual) work every lane opened.
+    """
+    screening = config.screening
+    lanes = screening.lanes.get(zone, venue.zones[zone].lanes)
+    if screening.method in UNSTAFFED_METHODS:
+        return lanes
+    return min(lanes, screeners_at(config, zone) // screening.staff_per_lane)
 
 
 DEFAULT_SERVICE_S: dict[str, float] = {
@@ -665,12 +1063,19 @@ DEFAULT_DETECTION: dict[str, dict[str, float]] = {
     "bag_check": {"firearm": 0.35, "blade": 0.2, "pbied": 0.35, "vehicle": 0.0},
     "bag_check_pat_down": {"firearm": 0.5, "blade": 0.35, "pbied": 0.5, "vehicle": 0.0},
 }
-#: What each role may do: screen at lanes, detain (stop and question, arrest), neutralise
-#: (armed: engage an attacker), guide (evacuation, invacuation, lockdown), dispatch (police
-#: units the police room sends). Private guards hold citizen's-arrest powers only; transit
-#: enforcement officers (BOA) may demand ID, search and arrest (REFERENCES).
+#: What each role may do:
+#:
+#: * ``screen``: works a lane at the checkpoint where posted (a checkpoint opens
+#:   ``min(lanes, screeners // screening.staff_per_lane)`` lanes);
+#: * ``detain``: stops and questions a suspect, arrests;
+#: * ``neutralise``: when armed, engages an attacker;
+#: * ``guide``: leads the crowd in an evacuation, invacuation or lockdown;
+#: * ``dispatch``: the police room sends them to incidents (``units_per_incident``).
+#:
+#: Police work the lanes in police-only plans. Private guards hold citizen's-arrest powers
+#: only; transit enforcement officers (BOA) may demand ID, search and arrest (REFERENCES).
 POWERS: dict[str, frozenset[str]] = {
-    "police": frozenset({"detain", "neutralise", "dispatch"}),
+    "police": frozenset({"screen", "detain", "neutralise", "dispatch"}),
     "armed_response": frozenset({"detain", "neutralise", "dispatch"}),
     "security_guard": frozenset({"screen", "detain"}),
     "steward": frozenset({"guide"}),
@@ -678,6 +1083,10 @@ POWERS: dict[str, frozenset[str]] = {
     "transit_staff": frozenset({"guide"}),
     "enforcement_officer": frozenset({"detain"}),
 }
+#: Roles that work screening lanes (most used first).
+SCREEN_ROLES: tuple[str, ...] = tuple(
+    sorted((r for r, p in POWERS.items() if "screen" in p), reverse=True)
+)
 DEFAULT_SIDE: dict[str, str] = {
     "police": "public",
     "armed_response": "public",
@@ -693,7 +1102,7 @@ def service_time(screening: Screening) -> Dist:
     """The service-time distribution of a screening set-up (exponential by method if unset)."""
     if screening.service_time_s is not None:
         return screening.service_time_s
-    from sim.units import Exponential
+    from softtarget.sim.units import Exponential
 
     return Exponential(dist="exponential", mean=DEFAULT_SERVICE_S[screening.method])
 

@@ -1,10 +1,10 @@
 """What can be seen and what is shielded: walls, camera coverage and bodies in a line of fire.
 
 Walls and obstacles are opaque; fences, zones and people are not (a crowd barrier does not
-block sight). The venue's walls are rasterised on cells of :func:`sim.geometry.check_cell`
-(0.5 m for venues up to 1 km²), and a sight line is clear when no sample along it, every half
-cell, falls in a wall cell. The first and last half cell of a line are not tested, so someone
-standing against a wall still sees and is seen.
+block sight). The venue's walls are rasterised on cells of
+:func:`softtarget.sim.geometry.check_cell` (0.5 m for venues up to 1 km²), and a sight line is
+clear when no sample along it, every half cell, falls in a wall cell. The first and last half cell
+of a line are not tested, so someone standing against a wall still sees and is seen.
 
 A camera sees the cells within its range and field of view whose centres it has a clear line
 to; the rest is its blind spot. Coverage is a boolean raster, computed once per camera and
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.geometry import walkable_mask
-from sim.schema import Camera, Venue
+from softtarget.sim.geometry import walkable_mask
+from softtarget.sim.schema import Camera, Venue
 
 _BLOCK = 4096  # sight lines tested at once (bounds the memory of a test to ~ block x samples)
 

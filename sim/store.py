@@ -17,6 +17,13 @@ A worker writes every file of a run into a fresh staging folder and then moves t
 ``parts/`` with ``os.replace`` (atomic on one file system), the ``runs`` part last: a run is
 complete exactly when its ``runs`` part exists. Execution is at-least-once, so a run may leave
 more than one part; consolidation keeps one per run_id. A committed part is never deleted.
+
+This module is the one reader of results folders too: :meth:`ResultsStore.read_table` gives a
+table with its pinned schema from the consolidated file when it is current, else from the
+parts (an interrupted or running batch), and refuses a file of another schema version
+(:data:`softtarget.sim.columns.SCHEMA_VERSION`). :func:`read_runs` and its siblings return
+it as plain pandas; :mod:`softtarget.analysis.results` adds the documented dtypes and the
+configuration order on top.
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim import columns as C
-from sim.errors import ResultsError
+from softtarget.sim import columns as C
+from softtarget.sim.errors import ResultsError
 
 MANIFEST: Final = "manifest.json"
 PARTS: Final = "parts"
@@ -58,6 +65,11 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
     RUNS: C.RUNS_SCHEMA,
 }
 TABLES: Final = (RUNS, TIMESERIES, EVENTS, FAILURES)
+#: The file name of each consolidated table (``runs.parquet``...).
+TABLE_FILES: Final = {table: f"{table}.parquet" for table in TABLES}
+#: The key of the schema version in a table's Arrow metadata (the version is
+#: ``columns.SCHEMA_VERSION``; a table written for another one is refused).
+VERSION_KEY: Final = b"softtarget.schema_version"
 
 #: Manifest values of a run's and of the batch's status.
 RUN_OK: Final = "ok"
@@ -142,12 +154,57 @@ def table_from_frame(df: pd.DataFrame | None, schema: pa.Schema, what: str) -> p
     return table
 
 
-def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
-    """Cast a part read back to the pinned schema (fail loudly on a foreign file)."""
+def _conform(table: pa.Table, schema: pa.Schema, path: Path, extra: bool = False) -> pa.Table:
+    """Cast a table read back to the pinned schema (fail loudly on a foreign file).
+
+    Raises ``ResultsError`` naming ``path`` when the table was written for another schema
+    version, lacks a column, has a column of another type or nulls where the schema forbids
+    them. Columns beyond the schema (a newer writer's) are dropped, or with ``extra`` kept
+    after the pinned ones.
+    """
+    version = (table.schema.metadata or {}).get(VERSION_KEY)
+    if version is not None and version.decode() != str(C.SCHEMA_VERSION):
+        raise ResultsError(
+            f"{path}: schema version {version.decode()}, this softtarget reads version "
+            f"{C.SCHEMA_VERSION}"
+        )
+    if table.schema.equals(schema):  # as this store writes it: nothing to cast or check
+        return table.replace_schema_metadata(schema.metadata)
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
+    columns = []
+    for fld in schema:
+        column = table.column(fld.name)
+        try:
+            column = column.cast(fld.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ResultsError(
+                f"{path}: column {fld.name} has type {column.type}, expected {fld.type}"
+            ) from exc
+        if not fld.nullable and column.null_count:
+            raise ResultsError(
+                f"{path}: column {fld.name} has {column.null_count} missing value(s), "
+                "but it may have none"
+            )
+        columns.append(column)
+    out = pa.Table.from_arrays(columns, schema=schema)
+    if extra:
+        for name in table.column_names:
+            if name not in schema.names:
+                out = out.append_column(name, table.column(name))
+    return out
+
+
+def _read_file(path: Path, schema: pa.Schema, extra: bool = False) -> pa.Table:
+    """Read one Parquet file of a results folder, conformed to ``schema`` (see ``_conform``)."""
     try:
-        return table.select(schema.names).cast(schema)
-    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-        raise ResultsError(f"{path}: does not match the pinned schema: {exc}") from exc
+        table = pq.read_table(path)
+    except OSError as exc:
+        raise _os_error(path, exc, "read") from exc
+    except pa.ArrowException as exc:
+        raise ResultsError(f"{path}: cannot read Parquet: {exc}") from exc
+    return _conform(table, schema, path, extra)
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -187,9 +244,17 @@ class ResultsStore:
 
     def table_path(self, table: str) -> Path:
         """``<out>/<table>.parquet``, the consolidated table."""
-        return self.path / f"{table}.parquet"
+        return self.path / TABLE_FILES[table]
 
     # state
+    def _folder_problem(self) -> str | None:
+        """Why the path is not a results folder to read (None when it is a folder)."""
+        if not self.path.exists():
+            return "results folder does not exist"
+        if not self.path.is_dir():
+            return "not a folder (expected a results folder)"
+        return None
+
     def exists(self) -> bool:
         """Whether the folder exists and holds anything at all."""
         return self.path.is_dir() and any(self.path.iterdir())
@@ -268,10 +333,13 @@ class ResultsStore:
         """Read the manifest; ``ResultsError`` naming the file when missing or corrupt."""
         try:
             text = self.manifest_path.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise ResultsError(f"{self.manifest_path}: no manifest (not a results folder)") from exc
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            why = self._folder_problem() or "not a results folder"
+            raise ResultsError(f"{self.manifest_path}: no manifest ({why})") from exc
         except OSError as exc:
             raise _os_error(self.manifest_path, exc, "read") from exc
+        except UnicodeDecodeError as exc:
+            raise ResultsError(f"{self.manifest_path}: not valid JSON ({exc})") from exc
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -316,10 +384,7 @@ class ResultsStore:
                 (keep is not None and stem not in keep) or stem in drop or stem in owner
             ):
                 continue
-            try:
-                part = _conform(pq.read_table(path), schema, path)
-            except OSError as exc:
-                raise _os_error(path, exc, "read") from exc
+            part = _read_file(path, schema)
             ids = set(pc.unique(part.column(C.RUN_ID)).to_pylist())
             mine = set()
             for rid in ids:
@@ -387,21 +452,30 @@ class ResultsStore:
         recorded = (manifest.get("consolidated") or {}).get("part_files")
         return recorded == self.part_file_counts()
 
-    def read_table(self, table: str) -> pa.Table:
-        """One kind of table as Arrow: the consolidated file when current, else from parts."""
+    def read_table(self, table: str, *, missing_ok: bool = False, extra: bool = False) -> pa.Table:
+        """One kind of table as Arrow, from a complete or an interrupted folder.
+
+        The table has the pinned schema. It is the consolidated file when current (see
+        :meth:`is_consolidated`), else the parts; a folder without ``parts/`` (copied or
+        trimmed) is read from whichever consolidated files it holds. Raises ``ResultsError``
+        naming the folder and the file when the folder or the file is missing (with
+        ``missing_ok`` a missing file reads as an empty table) or a file does not match the
+        pinned schema. With ``extra``, columns of a consolidated file beyond the schema (a
+        newer writer's) are kept after the pinned ones.
+        """
         if table not in SCHEMAS:
             raise ValueError(f"unknown table {table!r} (allowed: {', '.join(TABLES)})")
-        if not self.path.is_dir():
-            raise ResultsError(f"{self.path}: no such results folder")
-        if self.is_consolidated():
-            path = self.table_path(table)
-            try:
-                return _conform(pq.read_table(path), SCHEMAS[table], path)
-            except OSError as exc:
-                raise _os_error(path, exc, "read") from exc
-        if not (self.path / PARTS).is_dir():
-            raise ResultsError(f"{self.path}: neither consolidated tables nor parts/ found")
-        return self.read_parts(table)
+        problem = self._folder_problem()
+        if problem:
+            raise ResultsError(f"{self.path}: {problem}")
+        if not self.is_consolidated() and (self.path / PARTS).is_dir():
+            return self.read_parts(table)
+        path = self.table_path(table)
+        if not path.is_file():
+            if missing_ok:
+                return SCHEMAS[table].empty_table()
+            raise ResultsError(f"{self.path}: missing {TABLE_FILES[table]}")
+        return _read_file(path, SCHEMAS[table], extra)
 
 
 def _first_per_run(table: pa.Table) -> pa.Table:

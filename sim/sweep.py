@@ -1,8 +1,8 @@
 """Parameter sweeps: a grid (or a list) of scenario variants, each run as an ordinary batch.
 
 A sweep folder holds one results folder per point, ``point_000/``, ``point_001/``, ..., each
-written by :func:`sim.batch.run_batch` for the scenario loaded with that point's ``--set``
-overrides (so each point has its own manifest and scenario hash), and ``sweep.json``, the
+written by :func:`softtarget.sim.batch.run_batch` for the scenario loaded with that point's
+``--set`` overrides (so each point has its own manifest and scenario hash), and ``sweep.json``, the
 index: the swept parameter names and, per point, its folder, overrides and values. Replicate
 ``r`` has the same seed at every point (common random numbers), unless ``run.seed`` itself
 is swept.
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sim.errors import Problem, ResultsError, ScenarioError
-from sim.loader import Loaded, load_scenario, parse_override
+from softtarget.sim.errors import Problem, ResultsError, ScenarioError
+from softtarget.sim.loader import Loaded, load_scenario, parse_override
 
 #: The index file of a sweep (or sensitivity) folder.
 SWEEP_FILE: Final = "sweep.json"
@@ -263,7 +263,7 @@ def run_points(
     ``on_point(point, message)`` is told after each point. ``KeyboardInterrupt`` propagates
     (the interrupted point's folder is left for ``resume``).
     """
-    from sim.batch import local_executor, plan_tasks, run_batch
+    from softtarget.sim.batch import local_executor, plan_tasks, run_batch
 
     failed = 0
     executor: ProcessPoolExecutor | None = None
@@ -287,8 +287,6 @@ def run_points(
             summary = run_batch(
                 tasks,
                 folder,
-                scenario=point.loaded.scenario,
-                scenario_hash=point.loaded.hash,
                 workers=executor._max_workers,
                 executor=executor,
                 resume=resume,

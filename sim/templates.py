@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sim.schema import Section
-from sim.units import NonNegInt, PosFloat, PosInt
+from softtarget.sim.schema import Section
+from softtarget.sim.units import NonNegInt, PosFloat, PosInt
 
 Rect = list[float]
 

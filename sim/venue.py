@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.path import Path as MplPath
 
-from sim.schema import Venue
+from softtarget.sim.schema import Venue
 
 #: Side of the square cells on which local density is counted, metres.
 DENSITY_CELL_M = 4.0

@@ -3,8 +3,8 @@
 Built on Mesa's :func:`mesa.visualization.SolaraViz`. The sidebar holds Mesa's controls
 (reset, play/pause, step, play interval, steps per render) and the model parameters (the
 scenario's configurations and the run seed); the main area shows the venue plan with the live
-layers of ``softtarget animate`` (:class:`sim.animate.Frame`: visitors by state, staff by role,
-attackers, local density, clock and key moments) and a chart of the key outcomes over time.
+layers of ``softtarget animate`` (:class:`softtarget.sim.animate.Frame`: visitors by state, staff by
+role, attackers, local density, clock and key moments) and a chart of the key outcomes over time.
 
 The page serves one scenario, given to :func:`bind` before the server starts; each browser
 session gets its own model.
@@ -16,14 +16,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import solara
 from matplotlib.figure import Figure
 
-from sim.animate import STATE_COLOURS, Frame, clock
-from sim.crowd import State
-from sim.model import SoftTargetModel
-from sim.schema import Scenario
+from softtarget.sim import columns as C
+from softtarget.sim.animate import STATE_COLOURS, Frame, clock
+from softtarget.sim.model import SoftTargetModel
+from softtarget.sim.people import State
+from softtarget.sim.schema import Scenario
 
 with warnings.catch_warnings():
     # Solara's hook linter flags a hook after an early return in Mesa 3.3's ComponentsView;
@@ -34,12 +34,12 @@ with warnings.catch_warnings():
 
 __all__ = ["OUTCOMES", "Page", "View", "bind", "model_class", "parse_seed"]
 
-#: Outcomes charted over time: label, the visitor states summed, colour (those of the plan).
-OUTCOMES: tuple[tuple[str, tuple[State, ...], str], ...] = (
-    ("queuing", (State.QUEUING,), STATE_COLOURS[State.QUEUING]),
-    ("inside", (State.INSIDE,), STATE_COLOURS[State.INSIDE]),
-    ("fleeing", (State.FLEEING,), STATE_COLOURS[State.FLEEING]),
-    ("injured + killed", (State.INJURED, State.KILLED), STATE_COLOURS[State.INJURED]),
+#: Outcomes charted over time: label, the time-series columns summed, colour (those of the plan).
+OUTCOMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("queuing", (C.N_QUEUING,), STATE_COLOURS[State.QUEUING]),
+    ("inside", (C.N_INSIDE,), STATE_COLOURS[State.INSIDE]),
+    ("fleeing", (C.N_FLEEING,), STATE_COLOURS[State.FLEEING]),
+    ("injured + killed", (C.N_INJURED, C.N_KILLED), STATE_COLOURS[State.INJURED]),
 )
 _PLAN_DPI = 72
 _CHART_DPI = 90
@@ -59,12 +59,16 @@ def parse_seed(seed: int | str) -> int:
 def model_class(scenario: Scenario, configuration: str, seed: int) -> type[SoftTargetModel]:
     """A model class bound to ``scenario``, built from keyword arguments as Mesa's page does.
 
-    Its ``configuration`` and ``seed`` default to the ones given. It records the charted
-    outcomes after every step and stops running at the scenario's ``run.duration_s``.
+    Its ``configuration`` and ``seed`` default to the ones given. Its time series (the model's
+    DataCollector, the same as a batch writes) is sampled at every step for the chart, and it
+    stops running at the scenario's ``run.duration_s``.
     """
+    every_step = scenario.model_copy(
+        update={"run": scenario.run.model_copy(update={"sample_every_s": scenario.run.dt_s})}
+    )
 
     class ViewModel(SoftTargetModel):
-        """One run of the bound scenario, with the outcome history the chart shows."""
+        """One run of the bound scenario, its time series sampled at every step."""
 
         def __init__(self, configuration: str = configuration, seed: int | str = seed) -> None:
             """Build the run of ``configuration`` with ``seed`` (a number or its text)."""
@@ -72,20 +76,12 @@ def model_class(scenario: Scenario, configuration: str, seed: int) -> type[SoftT
                 allowed = ", ".join(scenario.configurations)
                 raise ValueError(f"unknown configuration '{configuration}' (allowed: {allowed})")
             self.run_seed = parse_seed(seed)
-            super().__init__(scenario, configuration, self.run_seed)
-            self.history: list[tuple[float, ...]] = []
-            self._record()
+            super().__init__(every_step, configuration, self.run_seed)
 
         def step(self) -> None:
-            """Advance ``dt`` seconds, record the outcomes, stop at the run's end."""
+            """Advance ``dt`` seconds; stop at the run's end."""
             super().step()
-            self._record()
             self.running = self.t + 1e-9 < scenario.run.duration_s
-
-        def _record(self) -> None:
-            counts = self.crowd.counts()
-            row = [float(sum(counts[s] for s in states)) for _, states, _ in OUTCOMES]
-            self.history.append((self.t, *row))
 
     ViewModel.__qualname__ = ViewModel.__name__ = f"SoftTargetModel[{scenario.name}]"
     return ViewModel
@@ -140,12 +136,13 @@ def PlanView(model: SoftTargetModel) -> None:
 
 def outcome_figure(model: SoftTargetModel) -> Figure:
     """The charted outcomes of ``model`` (a :func:`model_class` model) from the start to now."""
-    history = np.asarray(model.history, dtype=float)  # type: ignore[attr-defined]
+    series = model.datacollector.get_model_vars_dataframe()
     fig = Figure(figsize=(6.0, 3.4), layout="constrained")
     ax = fig.add_subplot()
-    minutes = history[:, 0] / 60.0
-    for k, (label, _, colour) in enumerate(OUTCOMES):
-        ax.plot(minutes, history[:, k + 1], color=colour, linewidth=1.6, label=label)
+    minutes = series[C.T_S].to_numpy(dtype=float) / 60.0
+    for label, columns, colour in OUTCOMES:
+        people = series[list(columns)].sum(axis=1).to_numpy(dtype=float)
+        ax.plot(minutes, people, color=colour, linewidth=1.6, label=label)
     ax.set_xlim(0.0, max(float(minutes[-1]), 1.0))
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("time (min)")

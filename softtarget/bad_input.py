@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from softtarget.sim.errors import SofttargetError
+
 if TYPE_CHECKING:
-    from sim.schema import Scenario
+    from softtarget.sim.schema import Scenario
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class BadInput(click.ClickException):
+class BadInput(click.ClickException, SofttargetError):
     """A one-line error about what the user gave us; exit status 2, like click's usage errors."""
 
     exit_code = 2
@@ -30,7 +32,7 @@ def fail_on_bad_input(func: F | None = None, *, also: tuple[type[Exception], ...
     def decorate(f: F) -> F:
         @wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from sim.errors import ResultsError, ScenarioError
+            from softtarget.sim.errors import ResultsError, ScenarioError
 
             try:
                 return f(*args, **kwargs)
@@ -58,8 +60,8 @@ def one_run(
 
     ``--seed`` and ``--replicate`` exclude each other; without either, replicate 0.
     """
-    from sim.loader import load_scenario
-    from sim.runs import run_seed
+    from softtarget.sim.loader import load_scenario
+    from softtarget.sim.runs import run_seed
 
     if seed is not None and replicate is not None:
         raise click.UsageError("give --seed or --replicate, not both")

@@ -10,19 +10,33 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from sim.errors import ScenarioError
 from softtarget import __version__
 from softtarget.bad_input import fail_on_bad_input, require_configuration
 from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
 from softtarget.cli_sweep import COMMANDS as SWEEP_COMMANDS
 from softtarget.cli_view import COMMANDS as VIEW_COMMANDS
+from softtarget.options import (
+    check_invariants_option,
+    config_option,
+    configs_option,
+    out_option,
+    quiet_option,
+    replicate_option,
+    reps_option,
+    results_folder,
+    resume_option,
+    scheduler_option,
+    seed_option,
+    set_option,
+    workers_option,
+)
+from softtarget.sim.errors import ScenarioError
 
 #: Outcomes shown after a batch (``softtarget compare`` shows them all).
 HEADLINE = [
@@ -39,19 +53,9 @@ HEADLINE = [
 
 
 def _load(scenario: str, overrides: Sequence[str]) -> Any:
-    from sim.loader import load_scenario
+    from softtarget.sim.loader import load_scenario
 
     return load_scenario(scenario, overrides)
-
-
-SET_OPTION = click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field by its dotted path, e.g. --set run.duration_s=10min "
-    "(repeatable; the value is read as YAML).",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -74,7 +78,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
-@SET_OPTION
+@set_option()
 def validate(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files and report every problem as FILE:LINE: field: message.
 
@@ -118,7 +122,7 @@ def schema(fmt: str) -> None:
     Example:
       softtarget schema > docs/scenario-format.md
     """
-    from sim.docs import schema_json, schema_markdown
+    from softtarget.sim.docs import schema_json, schema_markdown
 
     click.echo(schema_markdown() if fmt == "markdown" else schema_json(), nl=False)
 
@@ -131,7 +135,7 @@ def scenarios() -> None:
     Example:
       softtarget scenarios
     """
-    from sim.loader import builtin_names, load_scenario
+    from softtarget.sim.loader import builtin_names, load_scenario
 
     for name in builtin_names():
         sc = load_scenario(name).scenario
@@ -141,19 +145,11 @@ def scenarios() -> None:
 
 @main.command()
 @click.argument("scenario")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("plan.png"),
-    show_default=True,
-    help="Image to write (.png, .svg or .pdf).",
+@out_option(
+    default=Path("plan.png"), show_default=True, help="Image to write (.png, .svg or .pdf)."
 )
-@click.option(
-    "--config",
-    "configuration",
-    help="Also draw this configuration's staff posts and patrol routes.",
-)
-@SET_OPTION
+@config_option(help="Also draw this configuration's staff posts and patrol routes.")
+@set_option()
 @fail_on_bad_input
 def venue(scenario: str, out: Path, configuration: str | None, overrides: tuple[str, ...]) -> None:
     """Draw the venue plan: area, walls, zones with names, staff posts and beats.
@@ -162,7 +158,7 @@ def venue(scenario: str, out: Path, configuration: str | None, overrides: tuple[
     Example:
       softtarget venue festival --config public_private --out festival.png
     """
-    from sim.plan import save_plan
+    from softtarget.sim.plan import save_plan
 
     sc = _load(scenario, overrides).scenario
     if configuration is not None:
@@ -187,29 +183,21 @@ def _fmt(value: Any) -> str:
 
 @main.command()
 @click.argument("scenario")
-@click.option("--config", "configuration", help="Configuration to run (default: the first).")
-@click.option("--seed", type=int, help="Run seed (as in the seed column of runs.parquet).")
-@click.option(
-    "--replicate",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Replicate whose seed to use when --seed is not given.",
-)
+@config_option()
+@seed_option()
+@replicate_option()
 @click.option("--events", "show_events", is_flag=True, help="Also print the event log.")
-@click.option(
-    "--check-invariants",
-    is_flag=True,
+@check_invariants_option(
     help="Check the model's invariants at every step (slower); a violation exits 1 "
-    "naming the step, the invariant and the people involved.",
+    "naming the step, the invariant and the people involved."
 )
-@SET_OPTION
+@set_option()
 @fail_on_bad_input
 def run(
     scenario: str,
     configuration: str | None,
     seed: int | None,
-    replicate: int,
+    replicate: int | None,
     show_events: bool,
     check_invariants: bool,
     overrides: tuple[str, ...],
@@ -222,13 +210,14 @@ def run(
     Example:
       softtarget run festival --config public_private --replicate 3
     """
-    from sim.invariants import InvariantError
-    from sim.model import simulate
-    from sim.runs import RunTask, run_seed
+    from softtarget.sim.invariants import InvariantError
+    from softtarget.sim.model import simulate
+    from softtarget.sim.runs import RunTask, run_seed
 
     loaded = _load(scenario, overrides)
     sc = loaded.scenario
     configuration = require_configuration(sc, configuration)
+    replicate = replicate or 0
     seed = run_seed(sc.run.seed, replicate) if seed is None else seed
     task = RunTask(sc, loaded.hash, configuration, replicate, seed, check_invariants)
     try:
@@ -246,39 +235,15 @@ def run(
 
 @main.command()
 @click.argument("scenario")
-@click.option(
-    "--reps",
-    type=click.IntRange(min=1),
-    help="Replications per configuration (default: run.replications of the scenario).",
-)
-@click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Results folder (default: results/<scenario>/<time>).",
-)
-@click.option("--resume", is_flag=True, help="Complete an interrupted batch in --out.")
-@click.option(
-    "--scheduler",
-    metavar="ADDR",
-    help="Run on Dask instead of the local pool: tcp://HOST:PORT of a running cluster (the"
-    " results folder must then be on a file system every worker shares, at the same path), or"
-    " local:N for a Dask cluster of N workers on this machine, with its dashboard. Needs"
-    " softtarget[dask]; see docs/cluster.md. --workers then defaults to the cluster's threads.",
-)
-@click.option(
-    "--config",
-    "configurations",
-    multiple=True,
-    help="Only these configurations (repeatable; default: all).",
-)
-@click.option(
-    "--check-invariants", is_flag=True, help="Check the model's invariants at every step (slower)."
-)
-@click.option("--quiet", is_flag=True, help="No progress and no table at the end.")
-@SET_OPTION
+@reps_option()
+@workers_option()
+@out_option(help="Results folder (default: results/<scenario>/<time>).")
+@resume_option()
+@scheduler_option()
+@configs_option()
+@check_invariants_option()
+@quiet_option(help="No progress and no table at the end.")
+@set_option()
 @fail_on_bad_input
 def batch(
     scenario: str,
@@ -305,8 +270,9 @@ def batch(
       softtarget batch festival --out results/f1 --resume
       softtarget batch festival --reps 500 --scheduler tcp://10.0.0.5:8786 --out /shared/f2
     """
-    from sim.batch import plan_tasks, run_batch
-    from sim.engines import EngineError, open_engine, parse_scheduler
+    from softtarget.sim.batch import plan_tasks, run_batch
+    from softtarget.sim.engines import open_engine, parse_scheduler
+    from softtarget.sim.errors import EngineError
 
     try:
         parse_scheduler(scheduler)
@@ -314,11 +280,7 @@ def batch(
         raise click.BadParameter(str(exc), param_hint="--scheduler") from None
     loaded = _load(scenario, overrides)
     sc = loaded.scenario
-    if resume and out is None:
-        raise click.UsageError("--resume needs the --out folder of the batch to complete")
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = Path("results") / sc.name / stamp
+    out = results_folder(out, resume=resume, scenario=sc.name, command="batch")
     tasks = plan_tasks(
         sc,
         loaded.hash,
@@ -335,8 +297,6 @@ def batch(
             summary = run_batch(
                 tasks,
                 out,
-                scenario=sc,
-                scenario_hash=loaded.hash,
                 workers=engine.workers,
                 executor=engine.executor,
                 resume=resume,
@@ -362,7 +322,7 @@ def batch(
 
 
 def _print_headline(out: Path) -> None:
-    import analysis
+    from softtarget import analysis
 
     df = analysis.load(out)
     if df.empty:

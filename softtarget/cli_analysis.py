@@ -12,18 +12,16 @@ from pathlib import Path
 import click
 
 from softtarget.bad_input import BadInput
+from softtarget.options import FILE, FOLDER, out_option, seed_option
 
 __all__ = ["COMMANDS", "BadInput", "compare_command", "plot_command", "report_command"]
 
 
-def _results_arg(f):
-    return click.argument(
-        "results", metavar="RESULTS", type=click.Path(path_type=Path, file_okay=False)
-    )(f)
+_results_arg = click.argument("results", metavar="RESULTS", type=FOLDER)
 
 
 def _wrap_errors(exc: Exception) -> click.ClickException:
-    from sim.errors import ResultsError
+    from softtarget.sim.errors import ResultsError
 
     if isinstance(exc, ResultsError | ValueError):
         return BadInput(str(exc))
@@ -62,13 +60,8 @@ def _wrap_errors(exc: Exception) -> click.ClickException:
     default=None,
     help="Bootstrap resamples per interval [default: 4999].",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to this file instead of standard output.",
-)
+@seed_option(default=0, show_default=True, help="Seed of the bootstrap.")
+@out_option(type=FILE, help="Write to this file instead of standard output.")
 def compare_command(
     results: Path,
     baseline: str | None,
@@ -86,9 +79,9 @@ def compare_command(
     the Wilcoxon signed-rank test (exact McNemar for yes/no outcomes), Holm-adjusted across
     outcomes, and the matched-pairs rank-biserial effect size.
     """
-    from analysis.compare import compare, format_comparison
-    from analysis.results import load, load_failures
-    from analysis.stats import DEFAULT_RESAMPLES
+    from softtarget.analysis.compare import compare, format_comparison
+    from softtarget.analysis.results import load, load_failures
+    from softtarget.analysis.stats import DEFAULT_RESAMPLES
 
     chosen = None
     if metrics is not None:
@@ -126,12 +119,7 @@ def compare_command(
     "\n  softtarget plot results/festival-sweep",
 )
 @_results_arg
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder for the figures [default: RESULTS/figures].",
-)
+@out_option(type=FOLDER, help="Folder for the figures [default: RESULTS/figures].")
 @click.option("--svg", is_flag=True, help="Also write SVG files next to the PNGs.")
 def plot_command(results: Path, out: Path | None, svg: bool) -> None:
     """Seaborn figures of a results folder.
@@ -144,13 +132,13 @@ def plot_command(results: Path, out: Path | None, svg: bool) -> None:
     mean with its 95% interval against each swept parameter, one line per configuration; for
     a ``softtarget sensitivity`` folder, the bar chart of its indices.
     """
-    from analysis.plots import plot_results
-    from sim.sweep import is_sweep
+    from softtarget.analysis.plots import plot_results
+    from softtarget.sim.sweep import is_sweep
 
     formats = ("png", "svg") if svg else ("png",)
     try:
         if is_sweep(results):
-            from analysis.sweep import plot_sweep_folder
+            from softtarget.analysis.sweep import plot_sweep_folder
 
             paths = plot_sweep_folder(results, out, formats=formats)
         else:
@@ -166,19 +154,14 @@ def plot_command(results: Path, out: Path | None, svg: bool) -> None:
     epilog="Example:\n\n\b\n  softtarget report results/festival --out festival-report.html",
 )
 @_results_arg
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="HTML file to write [default: RESULTS/report.html].",
-)
+@out_option(type=FILE, help="HTML file to write [default: RESULTS/report.html].")
 def report_command(results: Path, out: Path | None) -> None:
     """One self-contained HTML report: summary, comparison table, figures, provenance.
 
     Figures are embedded, so the file stands alone; it also lists failed runs and the
     resolved scenario with its hash, the package version and the seeds.
     """
-    from analysis.report import write_report
+    from softtarget.analysis.report import write_report
 
     try:
         path = write_report(results, out)

@@ -11,6 +11,15 @@ from pathlib import Path
 import click
 
 from softtarget.bad_input import BadInput, fail_on_bad_input, one_run
+from softtarget.options import (
+    FILE,
+    config_option,
+    out_option,
+    quiet_option,
+    replicate_option,
+    seed_option,
+    set_option,
+)
 
 __all__ = ["COMMANDS", "animate_command"]
 
@@ -22,22 +31,10 @@ __all__ = ["COMMANDS", "animate_command"]
     "  softtarget animate festival --set run.duration_s=5min --out short.mp4",
 )
 @click.argument("scenario")
-@click.option("--config", "configuration", help="Configuration to run (default: the first).")
-@click.option("--seed", type=int, help="Run seed (as in the seed column of runs.parquet).")
-@click.option(
-    "--replicate",
-    type=int,
-    default=None,
-    help="Replicate whose seed to use when --seed is not given [default: 0].",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field by its dotted path, e.g. --set run.duration_s=10min "
-    "(repeatable; the value is read as YAML).",
-)
+@config_option()
+@seed_option()
+@replicate_option()
+@set_option()
 @click.option(
     "--every",
     "every_s",
@@ -54,13 +51,10 @@ __all__ = ["COMMANDS", "animate_command"]
     show_default=True,
     help="Playback frames per second.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="Animation to write: .gif (always) or .mp4 (needs ffmpeg).",
+@out_option(
+    type=FILE, required=True, help="Animation to write: .gif (always) or .mp4 (needs ffmpeg)."
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option(help="No progress bar.")
 @fail_on_bad_input
 def animate_command(
     scenario: str,
@@ -80,7 +74,8 @@ def animate_command(
     key moments (detection, police alerted, response ordered, attackers' ends) as they
     happen. --seed or --replicate picks the same run as ``softtarget run``.
     """
-    from sim.animate import AnimationError, animate_run
+    from softtarget.sim.animate import animate_run
+    from softtarget.sim.errors import AnimationError
 
     sc, configuration, seed = one_run(scenario, configuration, seed, replicate, overrides)
     try:

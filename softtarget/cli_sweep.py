@@ -1,7 +1,7 @@
 """The ``softtarget sweep`` and ``softtarget sensitivity`` commands.
 
 Both write a sweep folder: one ordinary batch folder per point (``point_000/``, ...) and the
-index ``sweep.json`` (see :mod:`sim.sweep`). They are plain click commands collected in
+index ``sweep.json`` (see :mod:`softtarget.sim.sweep`). They are plain click commands collected in
 :data:`COMMANDS`, which the main group adds like the analysis verbs. Heavy imports happen
 inside the commands.
 """
@@ -9,13 +9,25 @@ inside the commands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from softtarget.bad_input import fail_on_bad_input
+from softtarget.bad_input import fail_on_bad_input, require_configuration
+from softtarget.options import (
+    FOLDER,
+    config_option,
+    configs_option,
+    out_option,
+    quiet_option,
+    reps_option,
+    results_folder,
+    resume_option,
+    seed_option,
+    set_option,
+    workers_option,
+)
 
 __all__ = ["COMMANDS", "sensitivity_command", "sweep_command"]
 
@@ -25,30 +37,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _common(f: F) -> F:
     """Options shared by both commands (applied bottom-up)."""
     options = [
-        click.option(
-            "--reps",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Replications per configuration and point (default: run.replications).",
+        workers_option(),
+        out_option(
+            type=FOLDER, help="Sweep folder (default: results/<scenario>/<command>-<time>)."
         ),
-        click.option(
-            "--workers",
-            type=click.IntRange(min=1),
-            help="Worker processes (default: all cores).",
-        ),
-        click.option(
-            "--out",
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Sweep folder (default: results/<scenario>/<command>-<time>).",
-        ),
-        click.option("--resume", is_flag=True, help="Complete an interrupted run of --out."),
-        click.option("--quiet", is_flag=True, help="No line per point."),
-        click.option(
-            "--set",
-            "overrides",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Override a field of every point, e.g. --set run.duration_s=10min (repeatable).",
+        resume_option(help="Complete an interrupted run of --out."),
+        quiet_option(help="No line per point."),
+        set_option(
+            help="Override a field of every point by its dotted path, e.g. --set "
+            "run.duration_s=10min (repeatable; the value is read as YAML)."
         ),
     ]
     for option in reversed(options):
@@ -56,14 +53,9 @@ def _common(f: F) -> F:
     return f
 
 
-def _default_out(name: str, command: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("results") / name / f"{command}-{stamp}"
-
-
 def _run(points: list[Any], out: Path, command: str, scenario: str, **kw: Any) -> int:
     """Run the points; Ctrl-C exits 130 with the command that completes the folder."""
-    from sim.sweep import run_points
+    from softtarget.sim.sweep import run_points
 
     quiet = kw.pop("quiet")
     total = len(points)
@@ -102,12 +94,8 @@ def _run(points: list[Any], out: Path, command: str, scenario: str, **kw: Any) -
     help="A field to vary by its dotted path and the values it takes (read as YAML; "
     "repeatable: the sweep runs every combination).",
 )
-@click.option(
-    "--config",
-    "configurations",
-    multiple=True,
-    help="Only these configurations (repeatable; default: all).",
-)
+@configs_option()
+@reps_option(help="Replications per configuration and point (default: run.replications).")
 @_common
 @fail_on_bad_input(also=(ValueError,))
 def sweep_command(
@@ -128,16 +116,20 @@ def sweep_command(
     their values. Replicate r has the same seed at every point (common random numbers).
     Every point is checked before any run; --resume skips the complete points.
     """
-    from sim.batch import plan_tasks
-    from sim.sweep import KIND_SWEEP, grid_variants, load_points, make_index, prepare_folder
+    from softtarget.sim.batch import plan_tasks
+    from softtarget.sim.sweep import (
+        KIND_SWEEP,
+        grid_variants,
+        load_points,
+        make_index,
+        prepare_folder,
+    )
 
     paths, variants = grid_variants(params)
     points = load_points(scenario, overrides, variants)
     first = points[0].loaded.scenario
     plan_tasks(first, points[0].loaded.hash, configurations=list(configurations) or None)
-    if resume and out is None:
-        raise click.UsageError("--resume needs the --out folder of the sweep to complete")
-    out = out or _default_out(first.name, "sweep")
+    out = results_folder(out, resume=resume, scenario=first.name, command="sweep")
     index = make_index(
         KIND_SWEEP,
         scenario,
@@ -195,14 +187,15 @@ def sweep_command(
     help="Morris trajectories (runs N*(D+1) points) or Sobol base samples (N*(D+2) points; "
     "a power of two).",
 )
-@click.option("--config", "configuration", help="Configuration to run (default: the first).")
+@config_option()
 @click.option(
     "--outcome",
     default="killed",
     show_default=True,
     help="Outcome column whose mean over the replicates is analysed.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
+@seed_option(default=0, show_default=True, help="Seed of the sampler.")
+@reps_option(help="Replicates per point (default: 1).")
 @_common
 @fail_on_bad_input(also=(ValueError,))
 def sensitivity_command(
@@ -229,7 +222,7 @@ def sensitivity_command(
     """
     import numpy as np
 
-    from analysis.sensitivity import (
+    from softtarget.analysis.sensitivity import (
         analyze,
         format_value,
         import_salib,
@@ -238,9 +231,9 @@ def sensitivity_command(
         plot_sensitivity,
         sample,
     )
-    from sim import columns as C
-    from sim.loader import load_scenario
-    from sim.sweep import KIND_SENSITIVITY, load_points, make_index, prepare_folder
+    from softtarget.sim import columns as C
+    from softtarget.sim.loader import load_scenario
+    from softtarget.sim.sweep import KIND_SENSITIVITY, load_points, make_index, prepare_folder
 
     try:
         import_salib()
@@ -251,13 +244,7 @@ def sensitivity_command(
         raise click.BadParameter(f"no outcome column {outcome!r}", param_hint="--outcome")
     bounds = parse_bounds(params_text)
     base = load_scenario(scenario, overrides)
-    configuration = configuration or next(iter(base.scenario.configurations))
-    if configuration not in base.scenario.configurations:
-        raise click.BadParameter(
-            f"unknown configuration '{configuration}' "
-            f"(allowed: {', '.join(base.scenario.configurations)})",
-            param_hint="--config",
-        )
+    configuration = require_configuration(base.scenario, configuration)
     bounds = mark_integers(bounds, base.scenario.model_dump(mode="json"))
     x = sample(bounds, method, samples, seed)  # type: ignore[arg-type]
     variants = [
@@ -269,9 +256,7 @@ def sensitivity_command(
     ]
     points = load_points(scenario, overrides, variants)
     reps = reps or 1
-    if resume and out is None:
-        raise click.UsageError("--resume needs the --out folder to complete")
-    out = out or _default_out(base.scenario.name, "sensitivity")
+    out = results_folder(out, resume=resume, scenario=base.scenario.name, command="sensitivity")
     index = make_index(
         KIND_SENSITIVITY,
         scenario,
@@ -305,7 +290,7 @@ def sensitivity_command(
         resume=resume,
         quiet=quiet,
     )
-    from analysis.sweep import POINT, load_sweep
+    from softtarget.analysis.sweep import POINT, load_sweep
 
     runs = load_sweep(out)
     means = runs.groupby(POINT)[outcome].apply(lambda s: float(np.nanmean(s.astype(float))))

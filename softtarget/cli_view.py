@@ -4,7 +4,7 @@ The main group adds it with ``for command in COMMANDS: main.add_command(command)
 Mesa's visualisation and the model are imported inside the command, so ``softtarget --help``
 stays fast.
 
-The page (:mod:`sim.view`) is served by Solara's Starlette app under uvicorn, in this
+The page (:mod:`softtarget.sim.view`) is served by Solara's Starlette app under uvicorn, in this
 process: the scenario is loaded and checked first (bad input exits 2 before anything
 listens), then bound to the page, and the listening socket is opened before the address is
 printed, so the address is ready to open when it appears.
@@ -19,6 +19,7 @@ import warnings
 import click
 
 from softtarget.bad_input import BadInput, fail_on_bad_input, one_run
+from softtarget.options import config_option, replicate_option, seed_option, set_option
 
 __all__ = ["COMMANDS", "view"]
 
@@ -54,22 +55,10 @@ def _url(host: str, sock: socket.socket) -> str:
     "  softtarget view my_venue.yaml --set run.duration_s=10min --port 0",
 )
 @click.argument("scenario")
-@click.option("--config", "configuration", help="Configuration shown first (default: the first).")
-@click.option("--seed", type=click.IntRange(min=0), help="Run seed shown first.")
-@click.option(
-    "--replicate",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Replicate whose seed is shown first when --seed is not given [default: 0].",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field by its dotted path, e.g. --set run.duration_s=10min "
-    "(repeatable; the value is read as YAML).",
-)
+@config_option(help="Configuration shown first (default: the first).")
+@seed_option(help="Run seed shown first.")
+@replicate_option(help="Replicate whose seed is shown first when --seed is not given [default: 0].")
+@set_option()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -100,7 +89,7 @@ def view(
     sock = _listen(host, port)
     url = _url(host, sock)
     # Solara reads its settings from the environment when it is first imported.
-    os.environ["SOLARA_APP"] = "sim.view"
+    os.environ["SOLARA_APP"] = "softtarget.sim.view"
     os.environ["SOLARA_MODE"] = "production"  # no file watcher, no hot reload
     os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
     os.environ["SERVER_NAME"] = host
@@ -109,7 +98,7 @@ def view(
     warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
     import uvicorn
 
-    from sim.view import bind
+    from softtarget.sim.view import bind
 
     bind(sc, configuration, seed)
     config = uvicorn.Config("solara.server.starlette:app", log_level="warning")

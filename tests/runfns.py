@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from sim import columns as C
-from sim.errors import RunError
-from sim.runs import RunOutput, RunTask
+from softtarget.sim import columns as C
+from softtarget.sim.errors import RunError
+from softtarget.sim.runs import RunOutput, RunTask
 
 
 class FakeRun(BaseModel):
@@ -32,7 +32,7 @@ class FakeRun(BaseModel):
 
 
 class FakeScenario(BaseModel):
-    """Stand-in for ``sim.schema.Scenario``: only what the runner touches."""
+    """Stand-in for ``softtarget.sim.schema.Scenario``: only what the runner touches."""
 
     model_config = ConfigDict(frozen=True)
     name: str = "fake"

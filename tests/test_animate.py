@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from sim.animate import AnimationError, animate_run
-from sim.loader import load_scenario
-from sim.runs import run_seed
 from softtarget.cli_animate import animate_command
+from softtarget.sim.animate import animate_run
+from softtarget.sim.errors import AnimationError
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.runs import run_seed
 
 from .test_cli import SMALL
 

@@ -12,11 +12,11 @@ from functools import partial
 import pandas as pd
 import pytest
 
-from sim import columns as C
-from sim import store as S
-from sim.batch import plan_tasks, run_batch
-from sim.errors import ResultsError, ScenarioError
-from sim.runs import make_run_id, run_seed
+from softtarget.sim import columns as C
+from softtarget.sim import store as S
+from softtarget.sim.batch import plan_tasks, run_batch
+from softtarget.sim.errors import ResultsError, ScenarioError
+from softtarget.sim.runs import make_run_id, run_seed
 from tests import runfns
 from tests.runfns import fake_run, make_scenario
 

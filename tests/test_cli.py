@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim import columns as C
-from sim.store import read_runs
 from softtarget.cli import main
+from softtarget.sim import columns as C
+from softtarget.sim.store import read_runs
 
 from .test_schema import MINIMAL
 

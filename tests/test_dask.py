@@ -24,21 +24,21 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim import columns as C
-from sim import store as S
-from sim.batch import execute_task, plan_tasks, run_batch
-from sim.engines import (
+from softtarget.cli import main
+from softtarget.sim import columns as C
+from softtarget.sim import store as S
+from softtarget.sim.batch import execute_task, plan_tasks, run_batch
+from softtarget.sim.engines import (
     ENGINE_DASK,
     ENGINE_DASK_LOCAL,
     ENGINE_LOCAL,
-    EngineError,
     EngineSpec,
     open_engine,
     parse_scheduler,
 )
-from sim.loader import load_scenario
-from sim.runs import RunOutput, RunTask, make_run_id
-from softtarget.cli import main
+from softtarget.sim.errors import EngineError
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.runs import RunOutput, RunTask, make_run_id
 from tests import runfns
 
 from .test_cli import SMALL
@@ -385,7 +385,7 @@ def crash_on(task: RunTask, replicate: int = 1, configuration: str = "base") -> 
     """The real model, except that one run kills its worker process every time."""
     if (task.replicate, task.configuration) == (replicate, configuration):
         os._exit(1)
-    from sim.model import simulate
+    from softtarget.sim.model import simulate
 
     return simulate(task)
 

@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import analysis
-from sim import columns as C
-from sim.batch import plan_tasks, run_batch
-from sim.loader import load_scenario
+from softtarget import analysis
+from softtarget.sim import columns as C
+from softtarget.sim.batch import plan_tasks, run_batch
+from softtarget.sim.loader import load_scenario
 
 N_PAIRS = 25
 ALPHA = 0.01

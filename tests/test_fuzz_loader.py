@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.errors import ScenarioError
-from sim.loader import load_scenario
 from softtarget.cli import main
+from softtarget.sim.errors import ScenarioError
+from softtarget.sim.loader import load_scenario
 
 from .test_schema import MINIMAL
 
@@ -257,7 +257,7 @@ def test_found_by_fuzzing(folder: Path, raw: bytes) -> None:
 
 def test_extending_a_configuration_that_is_not_a_mapping(folder: Path) -> None:
     """Found by fuzzing: a list-valued configuration extended by another crashed extends."""
-    cops = "  base:\n    staff:\n      cops: {role: police, count: 2, post: stage}\n"
+    cops = "  base:\n    staff:\n      cops: {role: police, count: 2, post: gate}\n"
     text = MINIMAL.replace(cops, "  base: []\n")
     assert text != MINIMAL
     path = folder / "listcfg.yaml"

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import sim.model
-from sim import invariants as inv
-from sim.crowd import State
-from sim.errors import RunError, SofttargetError
-from sim.invariants import InvariantChecker, InvariantError
-from sim.loader import load_scenario
-from sim.model import SoftTargetModel, simulate
-from sim.runs import RunTask, run_seed
+import softtarget.sim.model
 from softtarget.cli import main
+from softtarget.sim import invariants as inv
+from softtarget.sim.errors import RunError, SofttargetError
+from softtarget.sim.invariants import InvariantChecker, InvariantError
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import SoftTargetModel, simulate
+from softtarget.sim.people import State
+from softtarget.sim.runs import RunTask, run_seed
 
 from .test_schema import MINIMAL
 
@@ -63,7 +63,7 @@ def shot(tiny: Path) -> SoftTargetModel:
         "threat.on_site_before_s=0",
         "threat.firearm.accuracy=1",
         "threat.firearm.p_death_given_hit=1",
-        "configurations.base.staff={}",
+        "configurations.base.staff={lanes: {role: security_guard, count: 4, post: gate, skill: 0}}",
         "configurations.base.screening.detection={firearm: 0}",
         "crowd.arrivals.rate_per_min=0",  # no arrivals: none of the known double walk
         "crowd.initial_queuing=0",
@@ -127,7 +127,7 @@ def test_nan_position_is_outside(quiet: tuple[SoftTargetModel, InvariantChecker]
 
 def test_staff_outside_the_area(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
     model, checker = quiet
-    member = model.staff[0]
+    member = model.staff.members[0]
     err = _expect(
         model, inv.VENUE_AREA, lambda m: setattr(member, "pos", np.array([1e4, 0.0])), checker
     )
@@ -173,9 +173,9 @@ def test_counts_that_disagree_with_the_people(
     model, checker = quiet
 
     def lie(m: SoftTargetModel) -> None:
-        m._counts = m._counts.copy()
-        m._counts[State.INSIDE] += 1
-        m._counts[State.EVACUATED] -= 1
+        m.counts = m.counts.copy()
+        m.counts[State.INSIDE] += 1
+        m.counts[State.EVACUATED] -= 1
 
     _expect(model, inv.CONSERVATION, lie, checker)
 
@@ -186,8 +186,8 @@ def test_queuing_person_in_no_lane(quiet: tuple[SoftTargetModel, InvariantChecke
 
     def queue(m: SoftTargetModel) -> None:
         m.crowd.state[who] = State.QUEUING
-        m.motion.remove(who)
-        m._counts = m.crowd.counts()
+        m.crowd.lattice.remove(who)
+        m.counts = m.crowd.counts()
 
     err = _expect(model, inv.CONSERVATION, queue, checker)
     assert err.agents == [who]
@@ -200,7 +200,7 @@ def test_arrival_before_time(quiet: tuple[SoftTargetModel, InvariantChecker]) ->
     def early(m: SoftTargetModel) -> None:
         m.crowd.state[who] = State.INSIDE
         m.crowd.xy[who] = (25.0, 30.0)
-        m._counts = m.crowd.counts()
+        m.counts = m.crowd.counts()
 
     err = _expect(model, inv.ARRIVAL_TIME, early, checker)
     assert err.agents == [who]
@@ -214,12 +214,14 @@ def test_walking_too_fast(quiet: tuple[SoftTargetModel, InvariantChecker]) -> No
         m.crowd.xy[who] += np.sign(np.array([25.0, 25.0]) - m.crowd.xy[who]) * 2.0
 
     err = _expect(model, inv.MAX_SPEED, jump, checker)
-    assert err.agents == [who] and "documented maximum speed 2 m/s walking" in str(err)
+    assert err.agents == [who] and "documented maximum speed 1.8 m/s walking" in str(err)
 
 
 def test_queue_jump(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
     model, checker = quiet
-    lane = next(lane for cp in model.checkpoints for lane in cp.lanes if len(lane.queue) > 2)
+    lane = next(
+        lane for cp in model.screening.checkpoints for lane in cp.lanes if len(lane.queue) > 2
+    )
     who = lane.queue[1]
     err = _expect(
         model,
@@ -235,20 +237,22 @@ def test_queue_jump(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
 
 def test_police_alerted_before_detection(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
     model, checker = quiet
-    err = _expect(model, inv.CAUSAL_ORDER, lambda m: setattr(m, "t_police_alerted", m.t), checker)
+    err = _expect(
+        model, inv.CAUSAL_ORDER, lambda m: setattr(m.response, "t_police_alerted", m.t), checker
+    )
     assert "without an attack" in str(err)
 
 
 def test_police_alerted_before_detection_with_attack(shot: SoftTargetModel) -> None:
     checker = InvariantChecker.__new__(InvariantChecker)
     _init_quietly(checker, shot)
-    saved = shot.t_first_detect, shot.t_police_alerted
-    shot.t_first_detect, shot.t_police_alerted = shot.t - 1.0, shot.t - 2.0
+    saved = shot.detection.t_first, shot.response.t_police_alerted
+    shot.detection.t_first, shot.response.t_police_alerted = shot.t - 1.0, shot.t - 2.0
     try:
         with pytest.raises(InvariantError) as info:
             checker._causal_order()
     finally:
-        shot.t_first_detect, shot.t_police_alerted = saved
+        shot.detection.t_first, shot.response.t_police_alerted = saved
     assert info.value.invariant == inv.CAUSAL_ORDER
     assert "before the first detection" in str(info.value)
 
@@ -263,13 +267,13 @@ def _init_quietly(checker: InvariantChecker, model: SoftTargetModel) -> None:
 
 def test_detection_without_attacker(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
     model, checker = quiet
-    _expect(model, inv.CAUSAL_ORDER, lambda m: setattr(m, "t_first_detect", m.t), checker)
+    _expect(model, inv.CAUSAL_ORDER, lambda m: setattr(m.detection, "t_first", m.t), checker)
 
 
 def test_neutralised_before_the_attack(shot: SoftTargetModel) -> None:
     checker = InvariantChecker.__new__(InvariantChecker)
     _init_quietly(checker, shot)
-    a = shot.attackers[0]
+    a = shot.threat.attackers[0]
     saved = (a.end, a.ended_at)
     a.end, a.ended_at = "neutralised", a.start - 10.0
     try:
@@ -305,8 +309,8 @@ def test_harm_without_attack(quiet: tuple[SoftTargetModel, InvariantChecker]) ->
 
     def kill(m: SoftTargetModel) -> None:
         m.crowd.state[who] = State.KILLED
-        m.motion.remove(who)
-        m._counts = m.crowd.counts()
+        m.crowd.lattice.remove(who)
+        m.counts = m.crowd.counts()
 
     err = _expect(model, inv.HARM, kill, checker)
     assert err.agents == [who]
@@ -314,17 +318,29 @@ def test_harm_without_attack(quiet: tuple[SoftTargetModel, InvariantChecker]) ->
 
 def test_crush_count_disagrees(quiet: tuple[SoftTargetModel, InvariantChecker]) -> None:
     model, checker = quiet
-    _expect(model, inv.HARM, lambda m: setattr(m, "crush_injured", 3), checker)
+    _expect(model, inv.HARM, lambda m: setattr(m.density, "crush_injured", 3), checker)
 
 
 @pytest.mark.parametrize(
-    "field", ["staff_cost", "false_alarms", "max_queue_len", "peak_density", "density_exposure"]
+    ("owner", "attr", "field"),
+    [
+        ("staff", "cost", "staff_cost"),
+        ("staff", "false_alarms", "false_alarms"),
+        ("", "max_queue_len", "max_queue_len"),
+        ("density", "peak", "peak_density"),
+        ("density", "exposure", "density_exposure"),
+    ],
 )
 def test_negative_costs_and_counts(
-    quiet: tuple[SoftTargetModel, InvariantChecker], field: str
+    quiet: tuple[SoftTargetModel, InvariantChecker], owner: str, attr: str, field: str
 ) -> None:
     model, checker = quiet
-    err = _expect(model, inv.NON_NEGATIVE, lambda m: setattr(m, field, -1), checker)
+    err = _expect(
+        model,
+        inv.NON_NEGATIVE,
+        lambda m: setattr(getattr(m, owner) if owner else m, attr, -1),
+        checker,
+    )
     assert field in str(err)
 
 
@@ -362,7 +378,7 @@ def test_simulate_checks_every_step_when_asked(tiny: Path, monkeypatch: pytest.M
             calls.append("row")
             super().check_row(row)
 
-    monkeypatch.setattr(sim.model, "InvariantChecker", Counting)
+    monkeypatch.setattr(softtarget.sim.model, "InvariantChecker", Counting)
     loaded = load_scenario(str(tiny), ["threat.probability=0", "run.duration_s=20"])
     task = RunTask(loaded.scenario, loaded.hash, "base", 0, 1, check_invariants=False)
     simulate(task)
@@ -397,7 +413,7 @@ def test_person_on_the_lattice_who_left(quiet: tuple[SoftTargetModel, InvariantC
 
     def ghost(m: SoftTargetModel) -> None:
         m.crowd.state[who] = State.LEFT
-        m._counts = m.crowd.counts()
+        m.counts = m.crowd.counts()
 
     err = _expect(model, inv.CONSERVATION, ghost, checker)
     assert err.agents == [who]

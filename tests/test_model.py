@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import columns as C
-from sim.crowd import State
-from sim.loader import load_scenario
-from sim.model import SoftTargetModel, simulate
-from sim.runs import RunTask, run_seed
+from softtarget.sim import columns as C
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import SoftTargetModel, simulate
+from softtarget.sim.people import State
+from softtarget.sim.runs import RunTask, run_seed
 
 from .test_schema import MINIMAL
 
@@ -48,11 +48,9 @@ def test_configurations_share_visitors_and_attacker(tiny: Path) -> None:
     more = SoftTargetModel(_task(tiny).scenario, "more", 123)
     assert np.array_equal(base.crowd.speed, more.crowd.speed)
     assert np.array_equal(base.crowd.arrive_at, more.crowd.arrive_at)
-    assert (base.attack_mode, base.n_attackers, base.attack_start) == (
-        more.attack_mode,
-        more.n_attackers,
-        more.attack_start,
-    )
+    assert base.threat.plan.mode == more.threat.plan.mode
+    assert base.threat.plan.attackers == more.threat.plan.attackers
+    assert base.threat.plan.start_s == more.threat.plan.start_s
 
 
 def test_people_are_conserved_every_step(tiny: Path) -> None:
@@ -65,7 +63,7 @@ def test_people_are_conserved_every_step(tiny: Path) -> None:
         assert counts.sum() == n
         planned = int((model.crowd.arrive_at > model.t).sum())
         assert counts[State.PLANNED] == planned
-    assert model.attack_began
+    assert model.threat.began
 
 
 def test_no_attack_means_no_harm_and_no_detection(tiny: Path) -> None:
@@ -88,7 +86,7 @@ def test_firearm_casualties_never_exceed_rounds(tiny: Path) -> None:
         "threat.firearm.magazines=2",
         "threat.firearm.accuracy=1",
         "threat.firearm.p_death_given_hit=1",
-        "configurations.base.staff={}",
+        "configurations.base.staff={lanes: {role: security_guard, count: 4, post: gate, skill: 0}}",
     ]
     out = simulate(_task(tiny, overrides=over))
     shots = int((out.events[C.KIND] == "shot").sum())
@@ -104,7 +102,7 @@ def test_screening_catch_probability_one_stops_every_inside_attack(tiny: Path) -
         "threat.start_s=90",
         "threat.on_site_before_s=60",
         "configurations.base.screening.detection={firearm: 1}",
-        "configurations.base.staff={}",
+        "configurations.base.staff={lanes: {role: security_guard, count: 4, post: gate, skill: 0}}",
     ]
     for replicate in range(3):
         out = simulate(_task(tiny, replicate=replicate, overrides=over))
@@ -121,12 +119,44 @@ def test_police_never_alerted_before_detection(tiny: Path) -> None:
             assert row[C.T_POLICE_ALERTED_S] >= row[C.T_DETECT_S]
 
 
+QUEUE = ["crowd.arrivals.rate_per_min=90", "threat.probability=0", "run.duration_s=4min"]
+
+
 def test_more_lanes_shorten_the_queue(tiny: Path) -> None:
-    over = ["crowd.arrivals.rate_per_min=90", "threat.probability=0", "run.duration_s=4min"]
+    over = [*QUEUE, "configurations.base.staff.cops.count=4"]  # enough police for 4 lanes
     few = simulate(_task(tiny, overrides=[*over, "configurations.base.screening.lanes={gate: 1}"]))
     many = simulate(_task(tiny, overrides=[*over, "configurations.base.screening.lanes={gate: 4}"]))
     assert many.row[C.MAX_QUEUE_LEN] < few.row[C.MAX_QUEUE_LEN]
     assert many.row[C.MEAN_SCREENING_WAIT_S] < few.row[C.MEAN_SCREENING_WAIT_S]
+
+
+def test_lanes_open_only_as_far_as_screeners_are_posted(tiny: Path) -> None:
+    """Four lanes built and opened; 1, 2 or 4 police at the gate work 1, 2 or 4 of them."""
+    rows, events = {}, {}
+    for cops in (1, 2, 4):
+        over = [*QUEUE, "configurations.base.screening.lanes={gate: 4}",
+                f"configurations.base.staff.cops.count={cops}"]  # fmt: skip
+        out = simulate(_task(tiny, overrides=over))
+        rows[cops] = out.row
+        events[cops] = out.events[out.events[C.KIND] == "screening_lanes"][C.DETAIL].tolist()
+    assert events == {n: [f"{n} of 4 lanes staffed"] for n in (1, 2, 4)}
+    queues = [rows[n][C.MAX_QUEUE_LEN] for n in (1, 2, 4)]
+    assert queues[0] > queues[1] > queues[2]
+    assert rows[4][C.MEAN_SCREENING_WAIT_S] < rows[1][C.MEAN_SCREENING_WAIT_S]
+    # the police who screen are paid police hours: cost grows with the screeners
+    assert rows[4][C.STAFF_COST_EUR] == pytest.approx(4 * rows[1][C.STAFF_COST_EUR])
+
+
+def test_a_second_screener_per_lane_halves_the_lanes(tiny: Path) -> None:
+    over = [*QUEUE, "configurations.base.screening.lanes={gate: 4}",
+            "configurations.base.staff.cops.count=4"]  # fmt: skip
+    one = simulate(_task(tiny, overrides=over))
+    two = simulate(_task(tiny, overrides=[*over, "configurations.base.screening.staff_per_lane=2"]))
+    lanes = [
+        out.events[out.events[C.KIND] == "screening_lanes"][C.DETAIL].iloc[0] for out in (one, two)
+    ]
+    assert lanes == ["4 of 4 lanes staffed", "2 of 4 lanes staffed"]
+    assert two.row[C.MAX_QUEUE_LEN] > one.row[C.MAX_QUEUE_LEN]
 
 
 def test_staff_cost_from_hours_and_rates(tiny: Path) -> None:
@@ -160,12 +190,12 @@ def _evacuate(path: Path, guided: bool) -> tuple[float, np.ndarray]:
     over = ["threat.probability=0", f"configurations.base.coordination.guided_evacuation={guided}"]
     sc = load_scenario(str(path), over).scenario
     model = SoftTargetModel(sc, "base", 11)
-    model.response_pending_at = 0.0  # the venue orders an evacuation at once
+    model.response.pending_at = 0.0  # the venue orders an evacuation at once
     for _ in range(2000):
         model.step()
         if not (model.crowd.state == State.FLEEING).any() and model.t > 10:
             break
-    return model.t_last_evacuated, model.motion.counts.copy()
+    return model.crowd.t_last_evacuated, model.crowd.lattice.counts.copy()
 
 
 def test_stewards_guide_evacuees_to_less_crowded_exits(tmp_path: Path) -> None:
@@ -187,15 +217,15 @@ def test_lockdown_stops_screening_and_movement(tiny: Path) -> None:
     model = SoftTargetModel(sc, "base", 3)
     for _ in range(20):
         model.step()
-    model.response_pending_at = model.t
+    model.response.pending_at = model.t
     model.step()
-    assert model.locked
+    assert model.screening.locked
     inside = model.crowd.state == State.SHELTERING
     assert inside.sum() > 0 and not (model.crowd.state == State.INSIDE).any()
-    served, xy = len(model.waits), model.crowd.xy[inside].copy()
+    served, xy = len(model.screening.waits), model.crowd.xy[inside].copy()
     for _ in range(40):
         model.step()
-    assert len(model.waits) == served  # nobody screened during the lockdown
+    assert len(model.screening.waits) == served  # nobody screened during the lockdown
     assert np.allclose(model.crowd.xy[inside], xy)  # nobody inside moves
 
 
@@ -205,15 +235,15 @@ def test_people_flee_away_from_the_threat(tmp_path: Path) -> None:
     path.write_text(TWO_EXITS)
     sc = load_scenario(str(path), ["threat.probability=0"]).scenario
     model = SoftTargetModel(sc, "base", 11)
-    west, east = (model.layout.dest[n] for n in ("out", "out2"))
+    west, east = (model.crowd.layout.dest[n] for n in ("out", "out2"))
     everyone = np.flatnonzero(model.crowd.state == State.INSIDE)
-    assert (model._nearest_exit(everyone) == west).all()
-    model._flee_from(np.array([3.0, 33.0]), radius=100.0)  # gunfire right by the west door
+    assert (model.crowd.exits.nearest(everyone) == west).all()
+    model.crowd.flee(np.array([3.0, 33.0]), radius=100.0)  # gunfire right by the west door
     for _ in range(10):
         model.step()
     fleeing = np.flatnonzero(model.crowd.state == State.FLEEING)
     assert len(fleeing) > 0.9 * len(everyone)
-    assert (model.motion.dest[fleeing] == east).mean() > 0.8
+    assert (model.crowd.lattice.dest[fleeing] == east).mean() > 0.8
 
 
 def _jammed(tmp_path: Path) -> SoftTargetModel:
@@ -232,14 +262,14 @@ def test_a_standing_jammed_crowd_is_not_crushed(tmp_path: Path) -> None:
     model = _jammed(tmp_path)
     for _ in range(60):
         model.step()
-    assert model.density_exposure > 0  # people do stand jammed ...
-    assert model.crush_injured == 0  # ... but nobody pushes
+    assert model.density.exposure > 0  # people do stand jammed ...
+    assert model.density.crush_injured == 0  # ... but nobody pushes
 
 
 def test_a_fleeing_jammed_crowd_is_crushed(tmp_path: Path) -> None:
     model = _jammed(tmp_path)
-    model.response_pending_at = 0.0  # evacuate through the one door at once
+    model.response.pending_at = 0.0  # evacuate through the one door at once
     for _ in range(60):
         model.step()
-    assert model.crush_injured > 0
-    assert (model.crowd.state[model.crushed] == State.INJURED).all()
+    assert model.density.crush_injured > 0
+    assert (model.crowd.state[model.crowd.crushed] == State.INJURED).all()

@@ -16,11 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import columns as C
-from sim.invariants import DENSITY, WALLS, InvariantChecker, InvariantError
-from sim.loader import load_scenario
-from sim.model import SoftTargetModel, simulate
-from sim.runs import RunTask, run_seed
+from softtarget.sim import columns as C
+from softtarget.sim.invariants import DENSITY, WALLS, InvariantChecker, InvariantError
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import SoftTargetModel, simulate
+from softtarget.sim.runs import RunTask, run_seed
 
 from .test_schema import MINIMAL
 
@@ -76,6 +76,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "configurations": {
             "base": {
                 "staff": staff,
+                # guards work the lanes; with none, the gate is an open one (no search)
+                "screening": {"method": "bag_check" if guards else "none"},
                 "coordination": {
                     "joint_control_room": draw(st.booleans()),
                     "decision_delay_s": draw(st.integers(0, 60)),

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim import columns as C
-from sim.loader import BUILTIN_DIR, builtin_names, load_scenario
-from sim.model import simulate
-from sim.runs import RunTask, run_seed
 from softtarget.cli import main
+from softtarget.sim import columns as C
+from softtarget.sim.loader import BUILTIN_DIR, builtin_names, load_scenario
+from softtarget.sim.model import simulate
+from softtarget.sim.runs import RunTask, run_seed
 
 EXAMPLES_DIR = BUILTIN_DIR / "examples"
 SCENARIO_FILES = sorted(BUILTIN_DIR.glob("*.yaml")) + sorted(EXAMPLES_DIR.glob("*.yaml"))

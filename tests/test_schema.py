@@ -1,15 +1,21 @@
-"""Scenario loading: located one-line errors, extends, --set, durations, docs currency."""
+"""Scenario loading and the schema's own checks: located errors, extends, --set, durations, docs."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import yaml
+from pydantic import ValidationError
 
-from sim.docs import schema_markdown
-from sim.errors import ScenarioError
-from sim.loader import load_scenario, parse_yaml, scenario_hash
+from softtarget.sim.docs import schema_markdown
+from softtarget.sim.errors import ScenarioError
+from softtarget.sim.layout import lattice_grid, layout_for
+from softtarget.sim.loader import load_scenario, parse_yaml, scenario_hash
+from softtarget.sim.schema import POWERS, SCREEN_ROLES, Scenario, open_lanes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +35,7 @@ threat:
 configurations:
   base:
     staff:
-      cops: {role: police, count: 2, post: stage}
+      cops: {role: police, count: 2, post: gate}
   more:
     extends: base
     staff:
@@ -90,7 +96,7 @@ def test_builtin_names_resolve() -> None:
     [
         (("  duration_s: 2min", "  duration_s: 12:30"), 24, "run.duration_s: '12:30' looks like"),
         (("count: 2, post", "count: -2, post"), 16, "staff.cops.count: -2 is out of range"),
-        (("post: stage}", "post: nowhere}"), 16, "undefined zone 'nowhere'"),
+        (("post: gate}\nrun", "post: nowhere}\nrun"), 20, "undefined zone 'nowhere'"),
         (("extends: base", "extends: missing"), 18, "extends unknown configuration 'missing'"),
         (("  seed: 7", "  seeed: 7"), 22, "run.seeed: unknown field 'seeed' (allowed: seed,"),
         (("kind: exit,", "kind: exitt,"), 10, "unknown value 'exitt' (allowed: entrance"),
@@ -182,3 +188,200 @@ def test_non_utf8_and_missing_file(tmp_path: Path) -> None:
 def test_docs_are_current_with_the_models() -> None:
     doc = (ROOT / "docs" / "scenario-format.md").read_text()
     assert doc == schema_markdown(), "run: softtarget schema > docs/scenario-format.md"
+
+
+# ------------------------------------------------ the schema validates on its own ---
+
+
+def _data(text: str = MINIMAL) -> dict[str, Any]:
+    return yaml.safe_load(text)
+
+
+def _errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    with pytest.raises(ValidationError) as info:
+        Scenario.model_validate(data)
+    return info.value.errors(include_url=False)
+
+
+def test_model_validate_refuses_a_post_in_an_unknown_zone() -> None:
+    data = _data(MINIMAL.replace("count: 4, post: gate}", "count: 4, post: nowhere}"))
+    (err,) = _errors(data)
+    assert err["loc"] == ("configurations", "more", "staff", "guards", "post")
+    assert err["msg"] == "undefined zone 'nowhere' (allowed: control_room, inner, gate, stage, out)"
+    assert err["ctx"]["allowed"] == "control_room, inner, gate, stage, out"
+
+
+def test_model_validate_resolves_extends() -> None:
+    sc = Scenario.model_validate(_data())
+    assert set(sc.configurations["more"].staff) == {"cops", "guards"}
+    assert set(sc.configurations["base"].staff) == {"cops"}
+    assert sc.configurations["more"].extends == "base"
+    # the resolved scenario validates again to the same
+    assert Scenario.model_validate(sc.model_dump()) == sc
+
+
+def test_model_validate_refuses_an_extends_cycle_and_an_unknown_parent() -> None:
+    data = _data()
+    data["configurations"]["base"]["extends"] = "more"
+    (err,) = _errors(data)
+    assert err["loc"][-1] == "extends" and err["type"] == "extends"
+    assert err["msg"] in (
+        "extends cycle: base -> more -> base",
+        "extends cycle: more -> base -> more",
+    )
+    data = _data(MINIMAL.replace("extends: base", "extends: missing"))
+    (err,) = _errors(data)
+    assert err["loc"] == ("configurations", "more", "extends")
+    assert err["msg"] == "extends unknown configuration 'missing' (allowed: base)"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("count: 4, post: gate}", "count: 4, post: nowhere}"),
+        ("kind: perimeter,", "kind: attractor,"),
+        ("  mix: {firearm: 1, blade: 1, pbied: 1}", "  mix: {vehicle: 1}"),
+        ("count: 4, post: gate}", "count: 4, post: gate}\n    screening: {lanes: {stage: 2}}"),
+        ("count: 2, post: gate}", "count: 2, post: stage}"),
+    ],
+    ids=["post", "perimeter", "vehicle", "lanes", "screeners"],
+)
+def test_loader_and_model_validate_give_the_same_message(
+    tmp_path: Path, edit: tuple[str, str]
+) -> None:
+    text = MINIMAL.replace(*edit)
+    assert text != MINIMAL
+    found = problems(write(tmp_path, text))
+    errors = _errors(_data(text))
+    assert len(found) == len(errors) >= 1
+    for line, err in zip(found, errors, strict=True):
+        path = ".".join(map(str, err["loc"]))
+        assert line.endswith(f" {path}: {err['msg']}"), (line, err)
+
+
+# ------------------------------------------------------- screeners at the lanes ---
+
+
+def test_open_lanes_need_screeners_posted_at_the_checkpoint(tmp_path: Path) -> None:
+    # the police go to the stage: base opens all 4 lanes (by default) with nobody to work them
+    path = write(tmp_path, MINIMAL.replace("count: 2, post: gate}", "count: 2, post: stage}"))
+    assert problems(path) == [
+        f"{path}:14: configurations.base.screening: 4 lanes open at 'gate' (all it has) but no "
+        "staff with the screen power posted there (allowed: post security_guard or police "
+        "groups at 'gate', or set its lanes to 0)"
+    ]
+    # lanes written: the error is at them
+    over = ("configurations.base.screening.lanes={gate: 2}",)
+    (line,) = problems(path, over)
+    assert line.startswith(
+        "--set configurations.base.screening.lanes={gate: 2}: "
+        "configurations.base.screening.lanes.gate: 2 lanes open at 'gate' but no staff"
+    )
+    # no lanes open, or a method that needs no screeners: nothing to staff
+    for ok in ("lanes={gate: 0}", "method=visual", "method=none"):
+        load_scenario(str(path), [f"configurations.base.screening.{ok}"])
+
+
+def test_a_lane_needs_staff_per_lane_screeners(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    over = "configurations.base.screening.staff_per_lane=3"
+    (line,) = problems(path, (over,))
+    assert "4 lanes open at 'gate' (all it has) but only 2 screeners posted there: a lane " in line
+    assert "needs 3 (screening.staff_per_lane)" in line
+    # 'more' adds 4 guards at the gate: 6 screeners work 2 lanes of 3
+    sc = load_scenario(str(path), ["configurations.more.screening.staff_per_lane=3"]).scenario
+    assert open_lanes(sc.configurations["more"], sc.venue, "gate") == 2
+    assert open_lanes(sc.configurations["base"], sc.venue, "gate") == 2
+
+
+def test_police_screen_and_stewards_do_not(tmp_path: Path) -> None:
+    assert "screen" in POWERS["police"] and "screen" in POWERS["security_guard"]
+    assert SCREEN_ROLES == ("security_guard", "police")
+    text = MINIMAL.replace(
+        "{role: police, count: 2, post: gate}", "{role: steward, count: 9, post: gate}"
+    )
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1 and "but no staff with the screen power posted there" in found[0]
+
+
+# ------------------------------------------------- inherited problems, once and located ---
+
+
+def test_a_problem_in_an_inherited_field_is_reported_once_where_it_is_written(
+    tmp_path: Path,
+) -> None:
+    # written in base, inherited by more: reported once, on base's line
+    path = write(tmp_path, MINIMAL.replace("count: 2, post: gate}", "count: 2, post: gat}"))
+    found = problems(path)
+    assert [f for f in found if "undefined zone 'gat'" in f] == [
+        f"{path}:16: configurations.base.staff.cops.post: undefined zone 'gat' (allowed: "
+        "control_room, inner, gate, stage, out)"
+    ]
+
+
+def test_an_inherited_field_wrong_only_in_the_child_is_still_reported(tmp_path: Path) -> None:
+    """base's camera is watched by its operators; more makes them stewards."""
+    text = MINIMAL.replace(
+        "      cops: {role: police, count: 2, post: gate}\n",
+        "      cops: {role: police, count: 2, post: gate}\n"
+        "      ops: {role: cctv_operator, count: 1, post: control_room}\n"
+        "    cameras:\n"
+        "      cam: {at: [25, 20], watched_by: ops}\n",
+    ).replace(
+        "      guards: {role: security_guard, count: 4, post: gate}\n",
+        "      guards: {role: security_guard, count: 4, post: gate}\n      ops: {role: steward}\n",
+    )
+    path = write(tmp_path, text)
+    found = problems(path)
+    assert found == [
+        f"{path}:19: configurations.more.cameras.cam.watched_by: 'ops' is not a cctv_operator "
+        "group of 'more' (allowed: none defined)"
+    ]
+
+
+# ------------------------------------------------------------------ geometry ---
+
+
+def test_the_geometry_check_uses_the_models_lattice_with_the_fence() -> None:
+    sc = Scenario.model_validate(_data())
+    assert np.array_equal(lattice_grid(sc.venue).walkable, layout_for(sc.venue).grid.walkable)
+    # the gate no longer reaches the fence: the field inside it cannot be reached
+    data = _data(
+        MINIMAL.replace("rect: [10, 4, 40, 10], lanes: 4", "rect: [10, 2, 40, 8], lanes: 4")
+    )
+    errors = _errors(data)
+    assert [e["loc"] for e in errors] == [("venue", "zones", "stage"), ("venue", "zones", "out")]
+    assert errors[0]["ctx"]["message"] == (
+        "zone 'stage' cannot be reached from an entrance or checkpoint: walls or the fence "
+        "close it off"
+    )
+    # without the fence it can
+    data["venue"]["fence"] = False
+    Scenario.model_validate(data)
+
+
+# ------------------------------------------------------------------ defaults ---
+
+
+def test_behavioural_numbers_default_to_the_former_constants() -> None:
+    sc = Scenario.model_validate(_data())
+    crowd, threat = sc.crowd, sc.threat
+    assert (crowd.door_flow_pmps, crowd.flee_detour_m, crowd.sight_alarm_range_m) == (1.6, 200, 30)
+    assert (crowd.occlusion_density_ppm2, crowd.max_reports_per_attacker) == (2.0, 10)
+    assert (crowd.exposure_density_ppm2, crowd.queue_spacing_m, crowd.arrival_walk_m) == (
+        5.5,
+        0.6,
+        10.0,
+    )
+    assert (threat.adaptive_threshold, threat.walk_speed_mps, threat.cell_spread_m) == (
+        0.5,
+        1.2,
+        6.0,
+    )
+    lead = threat.reconnaissance_lead_s
+    assert (lead.dist, lead.low, lead.high) == ("uniform", 0.0, 600.0)
+    assert threat.vehicle.on_site_s == 10.0
+    assert (threat.blade.chase_speed_mps, threat.blade.seek_range_m) == (2.0, 30.0)
+    cops = sc.configurations["base"].staff["cops"]
+    assert (cops.patrol_speed_mps, cops.intercept_range_m, cops.standoff_m) == (1.2, 3.0, 50.0)
+    assert sc.configurations["base"].screening.staff_per_lane == 1

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.screening import Checkpoint
-from sim.units import Exponential
+from softtarget.sim.screening import Checkpoint
+from softtarget.sim.units import Exponential
 
 
 def erlang_c_mean_wait(c: int, lam: float, mu: float) -> float:

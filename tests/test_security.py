@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import columns as C
-from sim.loader import load_scenario
-from sim.model import SoftTargetModel, simulate
-from sim.runs import RunTask, run_seed
-from sim.sight import coverage_for
+from softtarget.sim import columns as C
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import SoftTargetModel, simulate
+from softtarget.sim.runs import RunTask, run_seed
+from softtarget.sim.sight import coverage_for
 
 from .test_schema import MINIMAL
 
@@ -131,8 +131,8 @@ def test_an_attacker_in_a_cameras_blind_spot_is_never_detected_by_it(tmp_path: P
     mask = coverage_for(behind.scenario.venue, cam)
     model = SoftTargetModel(behind.scenario, "nobody", 1)
     stage = model.geo.sample(model.geo.index("stage"), np.random.default_rng(0).random((500, 2)))
-    assert not model.sight.covered(mask, stage).any()  # the whole stage is a blind spot
-    assert model.sight.covered(mask, np.array([[25.0, 5.0], [49.5, 20.5]])).all()
+    assert not model.detection.sight.covered(mask, stage).any()  # the whole stage is a blind spot
+    assert model.detection.sight.covered(mask, np.array([[25.0, 5.0], [49.5, 20.5]])).all()
     for replicate in range(5):
         out = _run(behind, "nobody", replicate)
         assert not (out.events[C.ACTOR] == "camera:yard").any()
@@ -162,8 +162,10 @@ def test_a_camera_looks_only_within_its_field_of_view(tmp_path: Path) -> None:
     mask = coverage_for(loaded.scenario.venue, cam)
     model = SoftTargetModel(loaded.scenario, "nobody", 1)
     east, west, far = np.array([[40.0, 12.0]]), np.array([[10.0, 10.0]]), np.array([[49.0, 2.0]])
-    assert model.sight.covered(mask, east)[0] and model.sight.covered(mask, far)[0]
-    assert not model.sight.covered(mask, west)[0]
+    assert (
+        model.detection.sight.covered(mask, east)[0] and model.detection.sight.covered(mask, far)[0]
+    )
+    assert not model.detection.sight.covered(mask, west)[0]
 
 
 # --------------------------------------------------------------------------- detection ---
@@ -204,9 +206,11 @@ ARMED = (
   on_site:
     staff:
       armed: {role: police, count: 2, armed: true, post: stage}
+      lanes: {role: security_guard, count: 4, post: gate, skill: 0}
   away:
     staff:
       armed: {role: armed_response, count: 2, armed: true, response_time_s: 10min}
+      lanes: {role: security_guard, count: 4, post: gate, skill: 0}
 run:
   seed: 7
 """

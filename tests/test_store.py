@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sim import columns as C
-from sim import store as S
-from sim.batch import failure_table, plan_tasks, run_tables
-from sim.errors import ResultsError
+from softtarget.sim import columns as C
+from softtarget.sim import store as S
+from softtarget.sim.batch import failure_table, plan_tasks, run_tables
+from softtarget.sim.errors import ResultsError
 from tests.runfns import fake_run, make_scenario
 
 HASH = "0123456789abcdef"
@@ -26,6 +26,14 @@ def tasks():
 
 def write_run(store: S.ResultsStore, task, wall: float = 0.5) -> None:
     store.write_parts(task.run_id, run_tables(task, fake_run(task), wall))
+
+
+def store_with_runs(tmp_path, tasks) -> S.ResultsStore:
+    store = S.ResultsStore(tmp_path / "out")
+    store.create()
+    for task in tasks:
+        write_run(store, task)
+    return store
 
 
 def test_tables_follow_the_pinned_schemas(tasks):
@@ -187,3 +195,31 @@ def test_manifest_roundtrip_and_errors(tmp_path):
     store.manifest_path.write_text("{not json")
     with pytest.raises(ResultsError, match=r"manifest\.json: not valid JSON"):
         store.read_manifest()
+
+
+def test_pinned_schemas_carry_the_one_schema_version():
+    for schema in S.SCHEMAS.values():
+        assert schema.metadata[S.VERSION_KEY] == str(C.SCHEMA_VERSION).encode()
+
+
+def test_a_folder_without_parts_reads_the_tables_it_has(tmp_path, tasks):
+    store = store_with_runs(tmp_path, tasks[:1])
+    store.consolidate()
+    shutil.rmtree(store.path / S.PARTS)
+    store.table_path(S.TIMESERIES).unlink()
+    assert list(S.read_runs(store.path)[C.RUN_ID]) == [tasks[0].run_id]
+    with pytest.raises(ResultsError, match=r"out: missing timeseries\.parquet"):
+        store.read_table(S.TIMESERIES)
+    assert store.read_table(S.TIMESERIES, missing_ok=True).num_rows == 0
+    with pytest.raises(ResultsError, match="does not exist"):
+        S.read_runs(tmp_path / "nowhere")
+
+
+def test_a_part_of_another_schema_version_is_refused(tmp_path, tasks):
+    store = store_with_runs(tmp_path, tasks[:1])
+    path = store.part_path(S.RUNS, tasks[0].run_id)
+    table = pq.read_table(path)
+    meta = {**table.schema.metadata, S.VERSION_KEY: b"99"}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    with pytest.raises(ResultsError, match=r"schema version 99, this softtarget reads version"):
+        S.read_runs(store.path)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from analysis.sweep import load_sweep
+from softtarget.analysis.sweep import load_sweep
 from softtarget.cli_analysis import plot_command
 from softtarget.cli_sweep import sensitivity_command, sweep_command
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import columns as C
-from sim.crowd import State
-from sim.loader import load_scenario
-from sim.model import SoftTargetModel, blast_risk, simulate
-from sim.runs import RunTask, run_seed
-from sim.schema import Pbied
-from sim.sight import shielding_bodies
+from softtarget.sim import columns as C
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import SoftTargetModel, simulate
+from softtarget.sim.people import State
+from softtarget.sim.runs import RunTask, run_seed
+from softtarget.sim.schema import Pbied
+from softtarget.sim.sight import shielding_bodies
+from softtarget.sim.threat import blast_risk
 
 from .test_schema import MINIMAL
 
@@ -24,7 +25,9 @@ VENUE = MINIMAL.replace(
     "    out: {kind: exit",
     "    road: {kind: vehicle_approach, rect: [22, 0, 28, 3]}\n    out: {kind: exit",
 )
-NO_STAFF = "configurations.base.staff={}"
+#: Nobody watches: the only staff are screeners at the lanes who notice nothing.
+SCREENERS = "lanes: {role: security_guard, count: 4, post: gate, skill: 0}"
+NO_STAFF = f"configurations.base.staff={{{SCREENERS}}}"
 
 
 @pytest.fixture
@@ -151,13 +154,13 @@ def test_casualties_of_a_detonation_fall_with_distance_in_a_run(venue: Path) -> 
         loaded = load_scenario(str(venue), over)
         model = SoftTargetModel(loaded.scenario, "base", run_seed(7, replicate))
         before = None
-        while not model.attack_began and model.t < 120:
+        while not model.threat.began and model.t < 120:
             standing = np.flatnonzero(model.crowd.standing())
             before = (standing, model.crowd.xy[standing].copy())
             model.step()
-        assert model.attack_began and before is not None
+        assert model.threat.began and before is not None
         idx, xy = before
-        blast = model.attackers[0].pos
+        blast = model.threat.attackers[0].pos
         d = np.hypot(*(xy - blast).T)
         harmed = np.isin(model.crowd.state[idx], [State.KILLED, State.INJURED])
         for band, sel in ((near, d <= 6), (mid, (d > 6) & (d <= 25)), (far, d > 26)):
@@ -226,7 +229,7 @@ def test_a_cell_goes_on_when_one_member_is_questioned_during_reconnaissance(venu
         "threat.start_s=110",
         "threat.on_site_before_s=5",
         "configurations.base.staff={cops: {role: police, count: 4, post: stage, skill: 1, "
-        "view_range_m: 60, speed_mps: 4}}",
+        f"view_range_m: 60, speed_mps: 4}}, {SCREENERS}}}",
     ]
     out = _run(venue, over)
     kinds = out.events[C.KIND]

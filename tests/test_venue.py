@@ -7,19 +7,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.errors import ScenarioError
-from sim.loader import load_scenario
-from sim.model import SoftTargetModel
-from sim.plan import draw_plan
-from sim.sight import coverage_for
-from sim.templates import TEMPLATES
+from softtarget.sim.errors import ScenarioError
+from softtarget.sim.loader import load_scenario
+from softtarget.sim.model import SoftTargetModel
+from softtarget.sim.plan import draw_plan
+from softtarget.sim.sight import coverage_for
+from softtarget.sim.templates import TEMPLATES
 
 
 def scenario_file(tmp_path: Path, venue: str, extra: str = "") -> Path:
     path = tmp_path / "t.yaml"
     path.write_text(
         f"name: t\nvenue: {venue}\n{extra}threat: {{mix: {{firearm: 1}}}}\n"
-        "configurations:\n  a:\n    staff:\n      cops: {role: police, count: 2, patrol: []}\n"
+        "configurations:\n  a:\n    screening: {method: none}\n"
+        "    staff:\n      cops: {role: police, count: 2, patrol: []}\n"
         "run: {duration_s: 1min}\n"
     )
     return path

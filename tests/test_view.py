@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from softtarget.cli import main
+from softtarget.sim import columns as C
 
 from .test_cli import SMALL
 
@@ -145,8 +146,8 @@ def test_port_in_use_exits_2(tmp_path: Path) -> None:
 
 
 def test_view_model_records_outcomes_and_stops_at_the_end(tmp_path: Path) -> None:
-    from sim.loader import load_scenario
-    from sim.view import OUTCOMES, model_class, parse_seed
+    from softtarget.sim.loader import load_scenario
+    from softtarget.sim.view import OUTCOMES, model_class, parse_seed
 
     scenario = tmp_path / "small.yaml"
     scenario.write_text(SMALL)
@@ -158,9 +159,10 @@ def test_view_model_records_outcomes_and_stops_at_the_end(tmp_path: Path) -> Non
         model.step()
         steps += 1
     assert steps == round(6 / sc.run.dt_s) and model.steps == steps
-    assert len(model.history) == steps + 1
-    assert all(len(row) == 1 + len(OUTCOMES) for row in model.history)
-    assert model.history[0][2] == 300  # the warm start: everybody inside
+    series = model.datacollector.get_model_vars_dataframe()  # the one time-series recorder
+    assert len(series) == steps + 1
+    assert all(c in series for _, columns, _ in OUTCOMES for c in columns)
+    assert series[C.N_INSIDE].iloc[0] == 300  # the warm start: everybody inside
     with pytest.raises(ValueError, match="whole number"):
         parse_seed("abc")
     with pytest.raises(ValueError, match="unknown configuration"):

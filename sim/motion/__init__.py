@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from sim.motion import Crowd, build_fields, build_grid
+    from softtarget.sim.motion import Lattice, build_fields, build_grid
 
     grid = build_grid(area, walls=wall_rects, polygons=obstacle_polygons)  # 0.4 m cells
     fields = build_fields(
@@ -12,7 +12,7 @@ Typical use::
         sink=[False, True],
         names=["stage", "exit"],
     )
-    crowd = Crowd(fields, capacity=10_000)  # slots are never reused
+    crowd = Lattice(fields, capacity=10_000)  # slots are never reused
     idx = crowd.fill_mask(grid.rect_mask(arena), 8_000, dest=0, rng=rng)
     crowd.dest[idx[:100]] = 1  # the model re-targets people at any time
     crowd.speed[fleeing] = 3.9  # ... or changes their desired speed
@@ -21,19 +21,19 @@ Typical use::
 
 Geometry notes: agents never leave the lattice; walls are rectangles (half-coverage rule)
 or polygons; door widths round to whole cells (``open_width``, docs/validation.md).  Put
-an exit's sink strip a few metres beyond its door.  ``Crowd.set_fields`` swaps in new fields
-on the same lattice (a door closed, a new "flee" destination); ``Crowd.remove`` takes people
+an exit's sink strip a few metres beyond its door.  ``Lattice.set_fields`` swaps in new fields
+on the same lattice (a door closed, a new "flee" destination); ``Lattice.remove`` takes people
 off the grid (casualties).
 """
 
-from sim.motion.crowd import Crowd, MotionParams, draw_speeds
-from sim.motion.fields import FloorFields, build_fields, distance_field, periodic_x_field
-from sim.motion.grid import Grid, box_walls, build_grid, open_width
+from softtarget.sim.motion.fields import FloorFields, build_fields, distance_field, periodic_x_field
+from softtarget.sim.motion.grid import Grid, box_walls, build_grid, open_width
+from softtarget.sim.motion.lattice import Lattice, MotionParams, draw_speeds
 
 __all__ = [
-    "Crowd",
     "FloorFields",
     "Grid",
+    "Lattice",
     "MotionParams",
     "box_walls",
     "build_fields",

@@ -1,4 +1,4 @@
-"""Numba kernels of the floor-field cellular automaton (see :mod:`sim.motion.crowd`)."""
+"""Numba kernels of the floor-field cellular automaton (:mod:`softtarget.sim.motion.lattice`)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import skfmm
 
-from sim.motion.grid import Grid
+from softtarget.sim.motion.grid import Grid
 
 NO_TARGET = -1
 """Label of cells that are not a target."""

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.motion.crowd import Crowd, MotionParams
-from sim.motion.fields import build_fields, periodic_x_field
-from sim.motion.grid import Rect, build_grid, open_width
+from softtarget.sim.motion.fields import build_fields, periodic_x_field
+from softtarget.sim.motion.grid import Rect, build_grid, open_width
+from softtarget.sim.motion.lattice import Lattice, MotionParams
 
 WEIDMANN_V0 = 1.34
 WEIDMANN_GAMMA = 1.913
@@ -37,7 +37,7 @@ def free_walk_time(
     g = build_grid((0.0, 0.0, length, width))
     tgt = g.rect_mask((length - g.cell, 0.0, length, width))
     ff = build_fields(g, [tgt])
-    c = Crowd(ff, capacity=1)
+    c = Lattice(ff, capacity=1)
     rng = np.random.default_rng(seed)
     c.add([g.cell / 2], [width / 2], 0, rng, speed=np.array([speed], np.float32))
     c.budget[:] = 0.0
@@ -65,7 +65,7 @@ def fundamental_diagram(
         g = build_grid((0.0, 0.0, length, width))
         ff = periodic_x_field(g)
         n = round(rho * length * width)
-        c = Crowd(ff, capacity=n, params=params or MotionParams(), periodic_x=True)
+        c = Lattice(ff, capacity=n, params=params or MotionParams(), periodic_x=True)
         rng = np.random.default_rng(seed)
         c.fill_mask(g.walkable, n, 0, rng)
         c.run(rng, warmup)
@@ -125,7 +125,7 @@ def bottleneck_flow(
     between the 20th and 80th percentile of the passage times (the queue persists all along).
     """
     g, ff, room_mask, line = bottleneck_geometry(lo, hi, room, height)
-    c = Crowd(ff, capacity=n, params=params or MotionParams())
+    c = Lattice(ff, capacity=n, params=params or MotionParams())
     rng = np.random.default_rng(seed)
     c.fill_mask(room_mask, n, 0, rng)
     passed = np.zeros(n, dtype=bool)
@@ -150,7 +150,7 @@ def evacuation_geometry(
     """A room with four doors of nominal width ``door``, one in the middle of each wall.
 
     With the default 25.6 m x 20 m room the door centres lie on lattice lines, so a 1.0 m
-    (or 0.8 m) door is represented by 2 cells (0.8 m), see :mod:`sim.motion.grid`.
+    (or 0.8 m) door is represented by 2 cells (0.8 m), see :mod:`softtarget.sim.motion.grid`.
 
     The room ``[0, W] x [0, H]`` is surrounded by a 0.4 m wall and 3.6 m of outside space;
     the outermost 0.8 m in front of each door is that exit's target (label = exit number:
@@ -198,7 +198,7 @@ def evacuation_time(
 ) -> tuple[float, np.ndarray]:
     """Time (s) until all ``n`` people leave the room; also the per-exit counts."""
     _g, ff, room = evacuation_geometry(open_exits, door=door)
-    c = Crowd(ff, capacity=n, params=params or MotionParams())
+    c = Lattice(ff, capacity=n, params=params or MotionParams())
     rng = np.random.default_rng(seed)
     c.fill_mask(room, n, 0, rng)
     while c.n_active and c.time < 3600:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sim import columns as C
+from softtarget.sim import columns as C
 
 matplotlib.use("Agg")
 

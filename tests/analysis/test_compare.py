@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import compare, format_comparison, load, load_failures
-from analysis import stats as S
-from analysis.compare import (
+from softtarget.analysis import compare, format_comparison, load, load_failures
+from softtarget.analysis import stats as S
+from softtarget.analysis.compare import (
     DIFF,
     DIFF_HIGH,
     DIFF_LOW,
@@ -23,7 +23,7 @@ from analysis.compare import (
     TEST,
     N,
 )
-from sim import columns as C
+from softtarget.sim import columns as C
 
 
 @pytest.fixture(autouse=True)

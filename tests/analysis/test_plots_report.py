@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import load, load_timeseries, write_report
-from analysis.plots import (
+from softtarget.analysis import load, load_timeseries, write_report
+from softtarget.analysis.plots import (
     configuration_palette,
     make_figures,
     plot_distributions,
     plot_response_timeline,
     plot_results,
 )
-from sim import columns as C
+from softtarget.sim import columns as C
 
 
 @pytest.fixture(autouse=True)

@@ -5,16 +5,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import load
-from analysis.results import (
+from softtarget.analysis import load
+from softtarget.analysis.results import (
     configuration_order,
     load_events,
     load_failures,
     load_manifest,
     load_timeseries,
 )
-from sim import columns as C
-from sim.errors import ResultsError
+from softtarget.sim import columns as C
+from softtarget.sim.errors import ResultsError
 
 
 def test_load_gives_the_documented_dtypes(results_dir):
@@ -104,3 +104,21 @@ def test_manifest_is_returned_as_written(results_dir):
     manifest = load_manifest(results_dir)
     assert manifest == json.loads((results_dir / "manifest.json").read_text())
     assert isinstance(pa.schema([]), pa.Schema)
+
+
+def test_an_interrupted_folder_loads_from_its_parts(tmp_path):
+    from softtarget.sim import store as S
+    from softtarget.sim.batch import plan_tasks, run_tables
+    from tests.runfns import fake_run, make_scenario
+
+    store = S.ResultsStore(tmp_path / "out")
+    store.create()
+    tasks = plan_tasks(make_scenario(replications=2), "0123456789abcdef")
+    for task in tasks[:3]:
+        store.write_parts(task.run_id, run_tables(task, fake_run(task), 0.5))
+    store.write_manifest({"status": "running", "runs": []})  # killed before consolidating
+    df = load(store.path)
+    assert len(df) == 3 and df[C.KILLED].dtype == "int64"
+    assert isinstance(df[C.CONFIGURATION].dtype, pd.CategoricalDtype)
+    assert len(load_timeseries(store.path)) > 0
+    assert load_failures(store.path).empty

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
-from analysis import stats as S
+from softtarget.analysis import stats as S
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.motion import Crowd, build_fields, build_grid, open_width
-from sim.motion.crowd import FREE_SPEED_RANGE, MotionParams, draw_speeds
-from sim.motion.validation import evacuation_geometry
+from softtarget.sim.motion import Lattice, build_fields, build_grid, open_width
+from softtarget.sim.motion.lattice import FREE_SPEED_RANGE, MotionParams, draw_speeds
+from softtarget.sim.motion.validation import evacuation_geometry
 
 
 def test_point_cell_roundtrip():
@@ -46,7 +46,7 @@ def test_speeds_drawn_and_clipped():
 
 def _run_evac(seed):
     _g, ff, room = evacuation_geometry((0, 1))
-    c = Crowd(ff, capacity=300)
+    c = Lattice(ff, capacity=300)
     rng = np.random.default_rng(seed)
     c.fill_mask(room, 300, 0, rng)
     for _ in range(200):
@@ -66,7 +66,7 @@ def test_corner_nobody_crosses_a_wall():
     walls = [(0, 2, 10, 14)]
     g = build_grid((0, 0, 12, 14), walls)
     ff = build_fields(g, [g.rect_mask((10, 13.2, 12, 14))])
-    c = Crowd(ff, capacity=20)
+    c = Lattice(ff, capacity=20)
     rng = np.random.default_rng(11)
     c.fill_mask(g.rect_mask((0, 0, 4, 2)), 20, 0, rng)
     walk = g.walkable
@@ -94,7 +94,7 @@ def test_no_corner_cutting_single_steps():
     walls = [(0, 2, 10, 14)]
     g = build_grid((0, 0, 12, 14), walls)
     ff = build_fields(g, [g.rect_mask((10, 13.2, 12, 14))])
-    c = Crowd(ff, capacity=20, params=MotionParams(max_moves=1))
+    c = Lattice(ff, capacity=20, params=MotionParams(max_moves=1))
     rng = np.random.default_rng(12)
     c.fill_mask(g.rect_mask((0, 0, 4, 2)), 20, 0, rng)
     walk = g.walkable
@@ -114,7 +114,7 @@ def test_no_corner_cutting_single_steps():
 def test_density_field():
     g = build_grid((0, 0, 4, 4))
     ff = build_fields(g, [g.rect_mask((3.6, 0, 4, 4))], sink=[False])
-    c = Crowd(ff, capacity=9)
+    c = Lattice(ff, capacity=9)
     rng = np.random.default_rng(0)
     # a full 3x3 block of cells: centre density = 9 / 1.44 m² = 6.25 /m²
     x, y = g.centre(np.repeat([3, 4, 5], 3), np.tile([3, 4, 5], 3))
@@ -127,7 +127,7 @@ def test_density_field():
 
 def test_removal_counts_per_exit_and_capacity():
     _g, ff, room = evacuation_geometry((0, 1, 2, 3))
-    c = Crowd(ff, capacity=100)
+    c = Lattice(ff, capacity=100)
     rng = np.random.default_rng(1)
     c.fill_mask(room, 100, 0, rng)
     removed = c.run(rng, 120.0)
@@ -139,7 +139,7 @@ def test_removal_counts_per_exit_and_capacity():
 
 def test_remove_and_swap_fields():
     _g, ff, room = evacuation_geometry((0, 1, 2, 3))
-    c = Crowd(ff, capacity=50)
+    c = Lattice(ff, capacity=50)
     rng = np.random.default_rng(2)
     idx = c.fill_mask(room, 50, 0, rng)
     c.remove(idx[:10])

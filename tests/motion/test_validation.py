@@ -6,7 +6,7 @@ Tolerances are those of the design brief; they are fixed, a wrong model fails th
 import numpy as np
 import pytest
 
-from sim.motion.validation import (
+from softtarget.sim.motion.validation import (
     bottleneck_flow,
     evacuation_time,
     free_walk_time,

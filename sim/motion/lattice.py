@@ -4,7 +4,7 @@ The model
 ---------
 Space is a lattice of square cells of size ``a`` (0.4 m: one person per cell, at most
 6.25 persons/m²).  Each destination ``d`` has a floor field ``S_d`` (geodesic distance to its
-targets, :mod:`sim.motion.fields`).  Agent ``i`` holds a cell, a desired speed ``v_i``
+targets, :mod:`softtarget.sim.motion.fields`).  Agent ``i`` holds a cell, a desired speed ``v_i``
 (N(1.34, 0.26) m/s clipped to [0.8, 1.8], Weidmann 1993), a destination and a walking
 budget ``b_i`` (metres it may still walk).
 
@@ -52,16 +52,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.motion import _kernels as K
-from sim.motion.fields import FloorFields
-from sim.motion.grid import Grid
+from softtarget.sim.motion import _kernels as K
+from softtarget.sim.motion.fields import FloorFields
+from softtarget.sim.motion.grid import Grid
+from softtarget.sim.schema import FREE_WALKING_SPEED
 
-FREE_SPEED_MEAN = 1.34
+FREE_SPEED_MEAN = float(FREE_WALKING_SPEED["mean"])
 """Mean desired walking speed (m/s), Weidmann 1993 (REFERENCES.md, Crowd)."""
-FREE_SPEED_SD = 0.26
+FREE_SPEED_SD = float(FREE_WALKING_SPEED["sd"])
 """Standard deviation of desired speed (m/s), Weidmann 1993."""
-FREE_SPEED_RANGE = (0.8, 1.8)
-"""Clip range of drawn desired speeds (m/s), REFERENCES.md range."""
+FREE_SPEED_RANGE = (float(FREE_WALKING_SPEED["min"]), float(FREE_WALKING_SPEED["max"]))
+"""Clip range of drawn desired speeds (m/s): the scenario default's (one distribution)."""
 
 
 @dataclass
@@ -109,7 +110,7 @@ def draw_speeds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 @dataclass
-class Crowd:
+class Lattice:
     """The crowd as arrays, with fixed capacity; slots are reused only via :meth:`add`.
 
     Attributes:
