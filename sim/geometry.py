@@ -12,14 +12,12 @@ A venue whose lattice would exceed :data:`MAX_CHECK_CELLS` (about 0.6 km² at 0.
 checked on the same rules with coarser cells (:func:`check_cell`), so validation stays quick
 and small in memory: an opening narrower than such a cell may then be reported closed.
 
-:func:`walkable_mask` is the walls-only raster on :func:`check_cell` cells that
-:mod:`softtarget.sim.sight` uses for sight lines.
+:mod:`softtarget.sim.sight` sees on the same lattice, without the fence.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.path import Path as MplPath
 from scipy import ndimage
 
 from softtarget.sim.layout import CELL_M, lattice_cells, lattice_grid
@@ -33,37 +31,6 @@ MAX_CHECK_CELLS = 4_000_000
 def check_cell(venue: Venue) -> float:
     """Cell size for the coarse raster: 0.5 m, coarser for very large areas (~4 M cells)."""
     return max(CHECK_CELL_M, float(np.sqrt(venue.width_m * venue.height_m / MAX_CHECK_CELLS)))
-
-
-def walkable_mask(venue: Venue, cell: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cells (ny, nx) not covered by walls (fences ignored) and their centres (ny, nx, 2).
-
-    The raster starts at (0, 0) and has cells of :func:`check_cell` unless ``cell`` is given.
-    """
-    cell = check_cell(venue) if cell is None else cell
-    nx = max(1, int(np.ceil(venue.width_m / cell)))
-    ny = max(1, int(np.ceil(venue.height_m / cell)))
-    xs = (np.arange(nx) + 0.5) * cell
-    ys = (np.arange(ny) + 0.5) * cell
-    centres = np.stack(np.meshgrid(xs, ys), axis=-1)
-    flat = centres.reshape(-1, 2)
-    walkable = np.ones(len(flat), dtype=bool)
-    for wall in venue.walls:
-        x0, y0, x1, y1 = wall.bounds()
-        near = (flat[:, 0] >= x0 - cell) & (flat[:, 0] <= x1 + cell)
-        near &= (flat[:, 1] >= y0 - cell) & (flat[:, 1] <= y1 + cell)
-        if not near.any():
-            continue
-        inside = MplPath(wall.corners()).contains_points(flat[near], radius=cell * 0.5)
-        idx = np.flatnonzero(near)[inside]
-        walkable[idx] = False
-        # thin walls that fall between cell centres still block: mark the cells they cross
-        if wall.rect is not None:
-            ix0, ix1 = int(x0 // cell), int(np.ceil(x1 / cell))
-            iy0, iy1 = int(y0 // cell), int(np.ceil(y1 / cell))
-            block = walkable.reshape(ny, nx)
-            block[max(iy0, 0) : max(iy1, iy0 + 1), max(ix0, 0) : max(ix1, ix0 + 1)] = False
-    return walkable.reshape(ny, nx), centres
 
 
 def lattice_check_cell(venue: Venue) -> float:

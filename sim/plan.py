@@ -136,13 +136,11 @@ def _draw_cameras(ax: object, scenario: Scenario, configuration: str, handles: l
         return
     venue = scenario.venue
     sight = sight_for(venue)
-    cell = sight.cell
     union = np.zeros(sight.shape, dtype=bool)
     for cam in cameras.values():
         union |= coverage_for(venue, cam)
-    ny, nx = union.shape
     ax.imshow(  # type: ignore[attr-defined]
-        np.where(union, 1.0, np.nan), origin="lower", extent=(0, nx * cell, 0, ny * cell),
+        np.where(union, 1.0, np.nan), origin="lower", extent=sight.extent,
         cmap=ListedColormap([CAMERA_COLOUR]), alpha=0.18, interpolation="nearest", zorder=0.5,
     )  # fmt: skip
     for name, cam in cameras.items():

@@ -1,10 +1,12 @@
 """What can be seen and what is shielded: walls, camera coverage and bodies in a line of fire.
 
 Walls and obstacles are opaque; fences, zones and people are not (a crowd barrier does not
-block sight). The venue's walls are rasterised on cells of
-:func:`softtarget.sim.geometry.check_cell` (0.5 m for venues up to 1 km²), and a sight line is
-clear when no sample along it, every half cell, falls in a wall cell. The first and last half cell
-of a line are not tested, so someone standing against a wall still sees and is seen.
+block sight). The raster is the one the crowd walks on: the lattice of
+:func:`softtarget.sim.layout.lattice_grid` without the fence (0.4 m cells, coarser only for
+venues too large to check at that size, :func:`softtarget.sim.geometry.lattice_check_cell`),
+so a wall blocks sight exactly where it blocks walking. A sight line is clear when no sample
+along it, every half cell, falls in an opaque cell. The first and last half cell of a line are
+not tested, so someone standing against a wall still sees and is seen.
 
 A camera sees the cells within its range and field of view whose centres it has a clear line
 to; the rest is its blind spot. Coverage is a boolean raster, computed once per camera and
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from softtarget.sim.geometry import walkable_mask
+from softtarget.sim.geometry import lattice_check_cell
+from softtarget.sim.layout import lattice_grid
+from softtarget.sim.motion import Grid
 from softtarget.sim.schema import Camera, Venue
 
 _BLOCK = 4096  # sight lines tested at once (bounds the memory of a test to ~ block x samples)
@@ -27,15 +31,30 @@ _BLOCK = 4096  # sight lines tested at once (bounds the memory of a test to ~ bl
 
 @dataclass(frozen=True)
 class Sight:
-    """The opaque cells of a venue and sight-line queries on them."""
+    """The opaque cells of a venue (its lattice, unwalkable cells) and sight-line queries."""
 
-    opaque: np.ndarray  # (ny, nx) bool
-    cell: float
+    grid: Grid
+
+    @property
+    def opaque(self) -> np.ndarray:
+        """(ny, nx) cells that block sight."""
+        return ~self.grid.walkable
+
+    @property
+    def cell(self) -> float:
+        """Cell edge, metres."""
+        return self.grid.cell
 
     @property
     def shape(self) -> tuple[int, int]:
         """(ny, nx) of the raster."""
-        return (int(self.opaque.shape[0]), int(self.opaque.shape[1]))
+        return self.grid.shape
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(x0, x1, y0, y1) of the raster in metres (to draw a mask on the plan)."""
+        g = self.grid
+        return (g.x0, g.x0 + g.nx * g.cell, g.y0, g.y0 + g.ny * g.cell)
 
     def clear(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Whether each line from ``a`` to ``b`` (points or (n, 2) arrays) passes no wall."""
@@ -44,7 +63,7 @@ class Sight:
         a, b = np.broadcast_arrays(a, b)
         n = len(a)
         out = np.ones(n, dtype=bool)
-        if n == 0 or not self.opaque.any():
+        if n == 0:
             return out
         for lo in range(0, n, _BLOCK):
             out[lo : lo + _BLOCK] = self._clear_block(a[lo : lo + _BLOCK], b[lo : lo + _BLOCK])
@@ -60,18 +79,14 @@ class Sight:
         frac = s[None, :] / np.maximum(length[:, None], 1e-9)
         x = a[:, 0:1] + frac * d[:, 0:1]
         y = a[:, 1:2] + frac * d[:, 1:2]
-        ny, nx = self.shape
-        ix = np.clip((x / self.cell).astype(np.int64), 0, nx - 1)
-        iy = np.clip((y / self.cell).astype(np.int64), 0, ny - 1)
-        return ~(self.opaque[iy, ix] & within).any(axis=1)
+        ix, iy = self.grid.cell_of(x, y)
+        return ~(~self.grid.walkable[iy, ix] & within).any(axis=1)
 
     def coverage(self, camera: Camera) -> np.ndarray:
         """Cells (ny, nx) the camera sees: in range, in its field of view, not behind a wall."""
         ny, nx = self.shape
-        xs = (np.arange(nx) + 0.5) * self.cell
-        ys = (np.arange(ny) + 0.5) * self.cell
         cx, cy = float(camera.at[0]), float(camera.at[1])
-        gx, gy = np.meshgrid(xs, ys)
+        gx, gy = self.grid.centres()
         dx, dy = gx - cx, gy - cy
         dist = np.hypot(dx, dy)
         seen = dist <= camera.range_m
@@ -92,18 +107,14 @@ class Sight:
     def covered(self, mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
         """Whether the points ``xy`` (n, 2) lie in cells of coverage ``mask``."""
         xy = np.atleast_2d(xy)
-        ny, nx = self.shape
-        ix = np.clip((xy[:, 0] / self.cell).astype(np.int64), 0, nx - 1)
-        iy = np.clip((xy[:, 1] / self.cell).astype(np.int64), 0, ny - 1)
+        ix, iy = self.grid.cell_of(xy[:, 0], xy[:, 1])
         return mask[iy, ix]
 
 
 @functools.lru_cache(maxsize=8)
 def _sight_cached(venue_json: str) -> Sight:
     venue = Venue.model_validate_json(venue_json)
-    walkable, centres = walkable_mask(venue)
-    cell = float(centres[0, 0, 0] * 2.0)
-    return Sight(opaque=~walkable, cell=cell)
+    return Sight(lattice_grid(venue, lattice_check_cell(venue), fence=False))
 
 
 def sight_for(venue: Venue) -> Sight:
