@@ -7,10 +7,13 @@ be mailed or archived alone. Every piece of text from the results is escaped.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from softtarget.analysis import plots
 from softtarget.analysis.compare import compare, format_comparison
 from softtarget.analysis.results import load, load_failures, load_manifest, load_timeseries
 from softtarget.sim import columns as C
+from softtarget.sim import store as S
 
 __all__ = ["REPORT_FILE", "write_report"]
 
@@ -114,6 +118,9 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
     parts.append(f"<h1>{_e(name)}</h1>")
     if description:
         parts.append(f"<p>{_e(description)}</p>")
+    incomplete = S.ResultsStore(folder).incomplete_message()
+    if incomplete:
+        parts.append(f'<p class="warning"><strong>Incomplete:</strong> {_e(incomplete)}</p>')
     summary = pd.DataFrame(
         {
             "configuration": configurations,
@@ -202,7 +209,23 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
         "<body>\n" + "\n".join(parts) + "\n</body>\n</html>\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(document, encoding="utf-8")
-    tmp.replace(out)
+    _write_new(out, document)
     return out
+
+
+def _write_new(out: Path, text: str) -> None:
+    """Write ``out`` through a uniquely named temporary file beside it, then rename.
+
+    ``tempfile.mkstemp`` creates the temporary file with ``O_EXCL``, so a link planted where
+    a fixed temporary name would be is never followed; the rename replaces a link at ``out``
+    itself, never its target.
+    """
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

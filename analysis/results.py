@@ -26,6 +26,7 @@ the configuration order and the row order on top. Anything absent or unreadable 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +139,15 @@ def load(results_dir: str | Path) -> pd.DataFrame:
     appear in the table but not in the manifest follow, in order of appearance); booleans are
     ``bool``, counts ``int64``, times and other measures ``float64`` with ``NaN`` where the
     event did not happen. Rows are sorted by configuration, then replicate.
+
+    A batch that is not complete (running, interrupted, killed, failed) reads as far as it
+    was committed, with a :class:`softtarget.sim.store.ResultsWarning` that gives the counts.
     """
-    return _sorted(_read(results_dir, S.RUNS))
+    frame = _sorted(_read(results_dir, S.RUNS))
+    message = S.ResultsStore(results_dir).incomplete_message()
+    if message:
+        warnings.warn(message, S.ResultsWarning, stacklevel=2)
+    return frame
 
 
 def load_failures(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:

@@ -17,6 +17,8 @@ scenario seed and its replicate only (:func:`softtarget.sim.runs.run_seed`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import multiprocessing as mp
 import os
 import pickle
@@ -123,6 +125,10 @@ def plan_tasks(
     n = scenario.run.replications if replications is None else replications
     if int(n) < 1:
         raise ValueError(f"replications must be at least 1, got {n}")
+    from softtarget.sim.bounds import MAX_REPLICATIONS
+
+    if int(n) > MAX_REPLICATIONS:
+        raise ValueError(f"replications must be at most {MAX_REPLICATIONS:,}, got {int(n):,}")
     tasks = []
     for replicate in range(int(n)):
         seed = run_seed(int(scenario.run.seed), replicate)
@@ -397,26 +403,95 @@ def _run_entry(task: RunTask) -> dict[str, Any]:
     }
 
 
-def _open_folder(store: S.ResultsStore, scenario_hash: str, resume: bool) -> dict[str, Any] | None:
-    """Check that the folder may be used; return the previous manifest when resuming."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the coordinator: handled like Ctrl-C (graceful stop, resumable)."""
+
+
+def task_set(tasks: list[RunTask]) -> dict[str, Any]:
+    """What identifies the planned runs of a batch: their count, names and options, a digest.
+
+    Recorded in the manifest; ``--resume`` refuses another task set (more or fewer runs,
+    other configurations or replications, ``--check-invariants`` changed).
+    """
+    items = sorted((t.run_id, bool(t.check_invariants)) for t in tasks)
+    digest = hashlib.sha256(json.dumps(items, separators=(",", ":")).encode()).hexdigest()
+    return {
+        "runs": len(tasks),
+        "configurations": list(dict.fromkeys(t.configuration for t in tasks)),
+        "replications": len({t.replicate for t in tasks}),
+        "check_invariants": any(t.check_invariants for t in tasks),
+        "digest": digest,
+    }
+
+
+def _describe(ts: dict[str, Any]) -> str:
+    configs = ts.get("configurations") or []
+    inv = ", --check-invariants" if ts.get("check_invariants") else ""
+    return (
+        f"{ts.get('runs')} runs: {len(configs)} configurations ({', '.join(configs)}) x"
+        f" {ts.get('replications')} replications{inv}"
+    )
+
+
+#: What a folder killed between its creation and its first manifest holds (nothing else).
+_SKELETON: Final = {S.PARTS, S.STAGING, S.LOCK}
+
+
+def _only_skeleton(store: S.ResultsStore) -> bool:
+    """Whether the folder holds only the empty skeleton ``create()`` makes (and a lock)."""
+    for child in store.path.iterdir():
+        if child.name not in _SKELETON or child.is_symlink():
+            return False
+        if child.name == S.PARTS:
+            for sub in child.iterdir():
+                if sub.name not in S.TABLES or sub.is_symlink() or any(sub.iterdir()):
+                    return False
+        elif child.name == S.STAGING and any(child.iterdir()):
+            return False
+    return True
+
+
+def _open_folder(
+    store: S.ResultsStore,
+    scenario_hash: str,
+    resume: bool,
+    tasks: list[RunTask] | None = None,
+    *,
+    locked: bool = False,
+) -> dict[str, Any] | None:
+    """Check that the folder may be used; return the previous manifest when resuming.
+
+    Called before the lock (nothing written) and again once it is held (``locked``): then
+    the folder's own lock file and skeleton do not count as content.
+    """
     if store.path.exists() and not store.path.is_dir():
         raise ResultsError(f"{store.path}: exists and is not a folder")
     if not store.exists():
         return None
+    store.check_links()
     if not resume:
-        raise ResultsError(
-            f"{store.path}: the results folder exists and is not empty; pass --resume to"
-            " complete the batch there, or choose another --out folder (results are never"
-            " overwritten)"
-        )
-    if not store.manifest_path.is_file():
-        if any(store.path.rglob("*.parquet")):
+        if not locked or not _only_skeleton(store):
             raise ResultsError(
-                f"{store.manifest_path}: missing, but {store.path} holds Parquet files; it is"
-                " not a results folder that --resume can complete"
+                f"{store.path}: the results folder exists and is not empty; pass --resume to"
+                " complete the batch there, or choose another --out folder (results are never"
+                " overwritten)"
             )
-        return None  # created and killed before the first manifest: start afresh
+        return None
+    if not store.manifest_path.is_file():
+        if _only_skeleton(store):
+            return None  # created and killed before the first manifest: start afresh
+        raise ResultsError(
+            f"{store.manifest_path}: missing; {store.path} is not a softtarget results folder"
+            " (it holds other files), so --resume will not touch it; give a new --out folder"
+        )
     manifest = store.read_manifest()
+    if manifest.get("package") != "softtarget" or manifest.get("kind", S.KIND_RESULTS) != (
+        S.KIND_RESULTS
+    ):
+        raise ResultsError(
+            f"{store.manifest_path}: not the manifest of a softtarget results folder; --resume"
+            " will not touch it"
+        )
     old = manifest.get("scenario_hash")
     if old != scenario_hash:
         raise ResultsError(
@@ -432,7 +507,28 @@ def _open_folder(store: S.ResultsStore, scenario_hash: str, resume: bool) -> dic
             f"{store.manifest_path}: results schema version {version}, this softtarget"
             f" writes version {C.SCHEMA_VERSION}; cannot resume into it"
         )
+    if tasks is not None:
+        _check_task_set(store, manifest, tasks)
     return manifest
+
+
+def _check_task_set(store: S.ResultsStore, manifest: dict[str, Any], tasks: list[RunTask]) -> None:
+    """Refuse to resume a folder with another set of runs or options than it was started with."""
+    new = task_set(tasks)
+    old = manifest.get("task_set")
+    if isinstance(old, dict):
+        same = old.get("digest") == new["digest"]
+    else:  # an older manifest: its planned run ids
+        ids = {e.get("run_id") for e in manifest.get("runs") or [] if isinstance(e, dict)}
+        same = ids == {t.run_id for t in tasks}
+        old = {"runs": len(ids), "configurations": [], "replications": "?"}
+    if not same:
+        command = manifest.get("command")
+        hint = f" (it was started with: {command})" if command else ""
+        raise ResultsError(
+            f"{store.manifest_path}: the folder's batch planned {_describe(old)}, but this one"
+            f" plans {_describe(new)}; --resume needs the very same runs and options{hint}"
+        )
 
 
 class _Coordinator:
@@ -451,6 +547,7 @@ class _Coordinator:
         run_fn: RunFn | None,
         max_attempts: int,
         previous: dict[str, Any] | None,
+        command: str | None = None,
     ) -> None:
         self.tasks = tasks
         self.store = store
@@ -496,6 +593,7 @@ class _Coordinator:
         sessions.append(self.session)
         self.manifest: dict[str, Any] = {
             "schema_version": C.SCHEMA_VERSION,
+            "kind": S.KIND_RESULTS,
             "package": "softtarget",
             "package_version": softtarget.__version__,
             "created": (previous or {}).get("created", now),
@@ -505,6 +603,8 @@ class _Coordinator:
             "scenario_hash": scenario_hash,
             "scenario_seed": int(scenario.run.seed),
             "scenario": scenario.model_dump(mode="json"),
+            "command": command or (previous or {}).get("command"),
+            "task_set": task_set(tasks),
             "engine": self.engine,
             "workers": workers,
             "timings": {},
@@ -721,15 +821,26 @@ class _Coordinator:
             ex.shutdown(wait=False, cancel_futures=True)
 
     def finish(self, status: str) -> None:
-        """Consolidate the parts, sync the manifest with them and write it."""
+        """Consolidate the parts, sync the manifest with them and write it.
+
+        A corrupt part found while consolidating is moved to ``quarantine/`` and its run
+        marked pending again (``--resume`` runs it); the status is then ``interrupted``.
+        """
+        info = self.store.consolidate(quarantine=True)
         done = self.store.completed_run_ids()
         failed = self.store.failed_run_ids()
+        lost = False
         for run_id, entry in self.entries.items():  # late commits of killed/cancelled workers
             if run_id in done:
                 entry["status"] = S.RUN_OK
-            elif run_id in failed and entry["status"] == S.RUN_PENDING:
+            elif run_id in failed and entry["status"] in (S.RUN_PENDING, S.RUN_OK):
                 entry["status"] = S.RUN_FAILED
-        self.manifest["consolidated"] = self.store.consolidate()
+            elif entry["status"] == S.RUN_OK:  # its part was quarantined
+                entry.update(status=S.RUN_PENDING, wall_time_s=None)
+                lost = True
+        if lost and status == S.BATCH_COMPLETE:
+            status = S.BATCH_INTERRUPTED
+        self.manifest["consolidated"] = info
         missing = [
             e for e in self.entries.values() if e["status"] == S.RUN_OK and e["wall_time_s"] is None
         ]
@@ -777,6 +888,7 @@ def run_batch(
     max_attempts: int = 3,
     scenario: Any = None,
     scenario_hash: str | None = None,
+    command: str | None = None,
 ) -> BatchSummary:
     """Execute ``tasks`` and write the results folder ``out_dir``; return a summary.
 
@@ -807,10 +919,19 @@ def run_batch(
     ``progress``: ``None`` draws a bar on a terminal and a line every ~10% elsewhere, ``True``
     always the bar, ``False`` nothing (all on stderr).
 
-    On Ctrl-C (``KeyboardInterrupt``) the pending runs are cancelled, the pool stopped, the
-    finished runs consolidated and the manifest marked ``interrupted``; then the interrupt
-    propagates (``--resume`` completes the folder). A folder that cannot be written raises
-    ``ResultsError`` naming the path (manifest ``failed``; committed parts stay readable).
+    On Ctrl-C (``KeyboardInterrupt``) or SIGTERM (:class:`Terminated`, a
+    ``KeyboardInterrupt``; only when called from the main thread) the pending runs are
+    cancelled, the pool stopped, the finished runs consolidated and the manifest marked
+    ``interrupted``; then the interrupt propagates (``--resume`` completes the folder). A
+    folder that cannot be written raises ``ResultsError`` naming the path (manifest
+    ``failed``; committed parts stay readable).
+
+    One batch writes a folder at a time: the coordinator holds ``<out>/.lock`` (pid, host,
+    start time, ``command``) for the whole call; another one raises
+    :class:`~softtarget.sim.store.FolderLocked` naming it. ``command`` (the full command
+    line, recorded in the manifest) is what the resume hint repeats. With ``resume`` the
+    folder must be a softtarget results folder of the same scenario hash and the same task
+    set (runs and ``check_invariants``), else ``ResultsError``.
     """
     tasks = list(tasks)
     if max_attempts < 1:
@@ -845,9 +966,68 @@ def run_batch(
     n_workers = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
 
     store = S.ResultsStore(out_dir)
-    previous = _open_folder(store, scenario_hash, resume)
+    _open_folder(store, scenario_hash, resume, tasks)  # before writing anything
     store.create()
+    store.acquire_lock(command or "")
+    try:
+        with _sigterm_as_interrupt():
+            return _run_locked(
+                tasks,
+                store,
+                scenario=scenario,
+                scenario_hash=scenario_hash,
+                n_workers=n_workers,
+                executor=executor,
+                resume=resume,
+                progress=progress,
+                run_fn=run_fn,
+                max_attempts=max_attempts,
+                command=command,
+            )
+    finally:
+        store.release_lock()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Any:
+    """Turn SIGTERM into :class:`Terminated` in the main thread (a no-op in other threads)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    fired = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if not fired:  # a second SIGTERM must not cut the graceful stop short
+            fired.append(signum)
+            raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_locked(
+    tasks: list[RunTask],
+    store: S.ResultsStore,
+    *,
+    scenario: Any,
+    scenario_hash: str,
+    n_workers: int,
+    executor: Executor | None,
+    resume: bool,
+    progress: bool | None,
+    run_fn: RunFn | None,
+    max_attempts: int,
+    command: str | None,
+) -> BatchSummary:
+    """The body of :func:`run_batch`, with the folder's lock held."""
+    previous = _open_folder(store, scenario_hash, resume, tasks, locked=True)
     store.clear_staging()  # leftovers of killed workers; no worker of ours runs yet
+    if previous is not None:
+        store.quarantine_corrupt_parts()  # their runs are planned again
     coord = _Coordinator(
         tasks,
         store,
@@ -859,6 +1039,7 @@ def run_batch(
         run_fn=run_fn,
         max_attempts=max_attempts,
         previous=previous,
+        command=command,
     )
     coord.write_manifest(force=True)
     try:
@@ -883,7 +1064,7 @@ def run_batch(
     ok, failed = coord.counts()
     return BatchSummary(
         out_dir=store.path,
-        status=S.BATCH_COMPLETE,
+        status=coord.manifest["status"],
         n_tasks=len(tasks),
         n_ok=ok,
         n_failed=failed,

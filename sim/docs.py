@@ -154,6 +154,9 @@ def schema_markdown() -> str:
     parts.append("## Distributions\n\nA distribution is a number (a fixed value) or one of:\n")
     for model in DISTRIBUTIONS:
         parts.append(_section(model).replace("## ", "### ", 1))
+    from softtarget.sim.bounds import bounds_markdown
+
+    parts.append(bounds_markdown())
     return "\n".join(parts)
 
 

@@ -52,6 +52,12 @@ INSTALL_HINT: Final = "pip install 'softtarget[dask]'  (or: pip install 'dask[di
 CONNECT_TIMEOUT_S: Final = 20.0
 WAIT_FOR_WORKERS_S: Final = 60.0
 
+#: Most worker processes of ``local:N``.
+MAX_LOCAL_WORKERS: Final = 1024
+
+#: Where a local Dask cluster (scheduler, workers, dashboard) listens: loopback only.
+LOCAL_HOST: Final = "127.0.0.1"
+
 ENGINE_DASK: Final = "dask"
 ENGINE_DASK_LOCAL: Final = "dask-local-cluster"
 
@@ -106,6 +112,11 @@ def parse_scheduler(value: str | None) -> EngineSpec:
         n = None if m.group("n") is None else int(m.group("n"))
         if n is not None and n < 1:
             raise ValueError(f"--scheduler {text}: local:N needs at least one worker")
+        if n is not None and n > MAX_LOCAL_WORKERS:
+            raise ValueError(
+                f"--scheduler {text}: at most {MAX_LOCAL_WORKERS} local Dask workers"
+                " (allowed: local:1 .. local:1024)"
+            )
         return EngineSpec(ENGINE_DASK_LOCAL, n_workers=n)
     if text.endswith(".json"):
         if not Path(text).is_file():
@@ -348,7 +359,8 @@ def open_engine(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=":8787",
+                    host=LOCAL_HOST,  # scheduler, workers and dashboard: this machine only
+                    dashboard_address=f"{LOCAL_HOST}:8787",
                     silence_logs=logging.ERROR,
                 )
             client = distributed.Client(cluster, set_as_default=False)

@@ -249,9 +249,19 @@ def parse_yaml(text: str, file: str) -> Source:
 
 def read_source(path: Path) -> Source:
     """Read and parse a scenario file (UTF-8)."""
+    from softtarget.sim.bounds import MAX_INPUT_BYTES, check_input_file
+
     file = str(path)
+    refused = check_input_file(path)  # before opening: a FIFO would block, a device not end
+    if refused:
+        raise ScenarioError([Problem(file, None, "", refused)])
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_INPUT_BYTES + 1)
+        if len(raw) > MAX_INPUT_BYTES:  # it grew since the check
+            raise ScenarioError(
+                [Problem(file, None, "", f"is larger than {MAX_INPUT_BYTES // 2**20} MiB")]
+            )
     except FileNotFoundError:
         raise ScenarioError([Problem(file, None, "", "no such file")]) from None
     except IsADirectoryError:
@@ -596,7 +606,28 @@ def validate_data(data: dict[str, Any], src: Source) -> Scenario:
         raise ScenarioError(problems) from None
     if problems:
         raise ScenarioError(problems)
+    problems = _bounds_problems(scenario, src)
+    if problems:
+        raise ScenarioError(problems)
     return scenario
+
+
+def _bounds_problems(scenario: Scenario, src: Source) -> list[Problem]:
+    """The bounds of :mod:`softtarget.sim.bounds` the scenario breaks, located like the rest."""
+    from softtarget.sim.bounds import check_bounds
+
+    problems = []
+    for breach in check_bounds(scenario):
+        loc = list(breach.path)
+        file, line = src.file, src.written_line(loc)
+        for n in range(len(loc), 0, -1):
+            if tuple(loc[:n]) in src.overridden:
+                file, line = src.overridden[tuple(loc[:n])], None
+                break
+        problems.append(
+            Problem(file, line, ".".join(map(str, loc)), breach.message, breach.allowed)
+        )
+    return problems
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")

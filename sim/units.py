@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -58,8 +58,14 @@ def _finite(value: float) -> float:
     return value
 
 
+#: Longest name (names become folder and file names).
+MAX_IDENTIFIER: Final = 100
+
+
 def _identifier(value: str) -> str:
-    if not IDENTIFIER_RE.match(value):
+    if len(value) > MAX_IDENTIFIER:
+        raise ValueError(f"a name may have at most {MAX_IDENTIFIER} characters")
+    if not IDENTIFIER_RE.fullmatch(value):  # fullmatch: "$" would let a trailing newline in
         raise ValueError(
             f"'{value}' is not a valid name; use letters, digits and _, not starting with a digit"
         )

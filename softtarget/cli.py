@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
 from softtarget.cli_sweep import COMMANDS as SWEEP_COMMANDS
 from softtarget.cli_view import COMMANDS as VIEW_COMMANDS
 from softtarget.options import (
+    ARGV_KEY,
+    FILE,
     check_invariants_option,
     config_option,
     configs_option,
@@ -30,6 +33,7 @@ from softtarget.options import (
     replicate_option,
     reps_option,
     results_folder,
+    resume_command,
     resume_option,
     scheduler_option,
     seed_option,
@@ -58,7 +62,32 @@ def _load(scenario: str, overrides: Sequence[str]) -> Any:
     return load_scenario(scenario, overrides)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+#: Image suffixes ``softtarget venue --out`` writes.
+PLAN_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+class _Group(click.Group):
+    """The main group: keeps its command line (for resume hints) and shows warnings in one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Record ``args`` in ``ctx.meta`` before parsing them."""
+        ctx.meta[ARGV_KEY] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, *a: Any) -> None:
+    from softtarget.sim.store import ResultsWarning
+
+    if issubclass(category, ResultsWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:  # pragma: no cover - other warnings as Python shows them
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="softtarget")
 def main() -> None:
     """Crowds, security staff and diffuse threats at soft targets.
@@ -71,6 +100,7 @@ def main() -> None:
       softtarget batch festival --reps 20  # a comparison, then its table
       softtarget compare results/festival/<time>
     """
+    warnings.showwarning = _show_warning
 
 
 # ------------------------------------------------------------------------ scenarios ---
@@ -143,10 +173,23 @@ def scenarios() -> None:
         click.echo(f"{name:<10} {first}")
 
 
+def _plan_suffix(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if value.suffix.lower() not in PLAN_SUFFIXES:
+        raise click.BadParameter(
+            f"'{value}': unknown image type {value.suffix or '(none)'!r}"
+            f" (allowed: {', '.join(PLAN_SUFFIXES)})"
+        )
+    return value
+
+
 @main.command()
 @click.argument("scenario")
 @out_option(
-    default=Path("plan.png"), show_default=True, help="Image to write (.png, .svg or .pdf)."
+    type=FILE,
+    default=Path("plan.png"),
+    show_default=True,
+    callback=_plan_suffix,
+    help="Image to write (.png, .svg or .pdf).",
 )
 @config_option(help="Also draw this configuration's staff posts and patrol routes.")
 @set_option()
@@ -270,7 +313,7 @@ def batch(
       softtarget batch festival --out results/f1 --resume
       softtarget batch festival --reps 500 --scheduler tcp://10.0.0.5:8786 --out /shared/f2
     """
-    from softtarget.sim.batch import plan_tasks, run_batch
+    from softtarget.sim.batch import Terminated, plan_tasks, run_batch
     from softtarget.sim.engines import open_engine, parse_scheduler
     from softtarget.sim.errors import EngineError
 
@@ -288,6 +331,7 @@ def batch(
         replications=reps,
         check_invariants=check_invariants,
     )
+    again = resume_command(out, "batch")
     try:
         with open_engine(scheduler, workers=workers) as engine:
             if engine.executor is not None:
@@ -301,13 +345,12 @@ def batch(
                 executor=engine.executor,
                 resume=resume,
                 progress=False if quiet else None,
+                command=again,
             )
-    except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted: complete it with  softtarget batch {scenario} --out {out} --resume",
-            err=True,
-        )
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as exc:
+        why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        click.echo(f"\n{why}: complete it with  {again}", err=True)
+        raise SystemExit(143 if isinstance(exc, Terminated) else 130) from None
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         if (out / "manifest.json").is_file():

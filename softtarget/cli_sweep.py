@@ -23,6 +23,7 @@ from softtarget.options import (
     quiet_option,
     reps_option,
     results_folder,
+    resume_command,
     resume_option,
     seed_option,
     set_option,
@@ -59,6 +60,7 @@ def _run(points: list[Any], out: Path, command: str, scenario: str, **kw: Any) -
 
     quiet = kw.pop("quiet")
     total = len(points)
+    again = resume_command(out, command)
 
     def tell(point: Any, message: str) -> None:
         if not quiet:
@@ -70,10 +72,7 @@ def _run(points: list[Any], out: Path, command: str, scenario: str, **kw: Any) -
     try:
         return run_points(points, out, on_point=tell, **kw)
     except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted: complete it with the same command and  --out {out} --resume",
-            err=True,
-        )
+        click.echo(f"\ninterrupted: complete it with  {again}", err=True)
         raise SystemExit(130) from None
 
 

@@ -14,6 +14,7 @@ The name of each option's parameter is fixed here too (``--set`` fills ``overrid
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "replicate_option",
     "reps_option",
     "results_folder",
+    "resume_command",
     "resume_option",
     "scheduler_option",
     "seed_option",
@@ -40,6 +42,15 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Most replications a batch may plan (``--reps``; more would not fit a manifest anyway).
+MAX_REPS = 1_000_000
+#: Most worker processes or runs in flight (``--workers``).
+MAX_WORKERS = 4096
+#: Largest seed (seeds are stored in signed 64-bit columns).
+MAX_SEED = 2**63 - 1
+#: Where the main group keeps the command line it was given (``ctx.meta``).
+ARGV_KEY = "softtarget.argv"
 
 #: ``--out`` that must be a file (not an existing folder), or a folder (not an existing file).
 FILE = click.Path(path_type=Path, dir_okay=False)
@@ -75,23 +86,26 @@ configs_option = _shared(
 )
 seed_option = _shared(
     "--seed",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_SEED),
     help="Run seed (as in the seed column of runs.parquet).",
 )
 replicate_option = _shared(
     "--replicate",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_REPS - 1),
     default=None,
     help="Replicate whose seed to use when --seed is not given [default: 0].",
 )
 reps_option = _shared(
     "--reps",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_REPS),
     default=None,
-    help="Replications per configuration (default: run.replications of the scenario).",
+    help="Replications per configuration (default: run.replications of the scenario; at most"
+    " 1,000,000).",
 )
 workers_option = _shared(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+    "--workers",
+    type=click.IntRange(min=1, max=MAX_WORKERS),
+    help="Worker processes (default: all cores).",
 )
 scheduler_option = _shared(
     "--scheduler",
@@ -126,3 +140,20 @@ def results_folder(out: Path | None, *, resume: bool, scenario: str, command: st
         return out
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path("results") / scenario / (stamp if command == "batch" else f"{command}-{stamp}")
+
+
+def resume_command(out: Path, command: str) -> str:
+    """The full command line that completes ``out``: the one given, with --out and --resume.
+
+    It is the command line the main group recorded (every option: --reps, --config, --set...),
+    shell-quoted; ``--out`` is added when it was left to its default, ``--resume`` when absent.
+    """
+    ctx = click.get_current_context(silent=True)
+    argv = list(ctx.meta.get(ARGV_KEY, [])) if ctx is not None else []
+    if not argv:
+        argv = [command]
+    if not any(a == "--out" or a.startswith("--out=") for a in argv):
+        argv += ["--out", str(out)]
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return shlex.join(["softtarget", *argv])

@@ -421,6 +421,6 @@ def test_local_cluster_with_its_dashboard(
     res = cli(scenario, out, "--scheduler", "local:2")
     assert res.returncode == 0, res.stderr
     assert "engine: Dask: a local Dask cluster of 2 workers" in res.stderr
-    assert "Dask dashboard: http://" in res.stderr
+    assert "Dask dashboard: http://127.0.0.1:" in res.stderr  # loopback only
     pd.testing.assert_frame_equal(runs_table(out), reference)
     assert S.read_manifest(out)["engine"] == "dask-local-cluster:2"
