@@ -12,7 +12,7 @@ import io
 import math
 import zlib
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from softtarget.sim import columns as C
 __all__ = [
     "DEFAULT_BASELINE",
     "compare",
+    "compare_by",
     "default_baseline",
     "format_comparison",
     "outcome_kind",
@@ -290,6 +291,43 @@ def compare(
     )
     table.attrs.update({"baseline": baseline, "confidence": confidence, "n_resamples": n_resamples})
     return table
+
+
+#: The label of runs whose grouping column is empty (e.g. ``attack_mode`` of a run with no attack).
+NO_VALUE: Final = "none"
+
+
+def compare_by(df: pd.DataFrame, by: str, **kwargs: Any) -> pd.DataFrame:
+    """:func:`compare` within each value of the column ``by`` (a drawn factor).
+
+    ``softtarget compare --by attack_mode`` answers "against vehicles, what does this plan
+    buy?". Because every configuration of a replicate faces the same drawn threat, a factor
+    drawn up front (``attack_mode``, ``attackers``) keeps the pairs together in one group; a
+    factor that the configuration can change (``attack_target`` for an adaptive attacker,
+    ``attack_end``) splits a pair across groups, and the group then pairs fewer runs (see
+    ``n_pairs``). Empty values form the group ``"none"``. The result is :func:`compare`'s
+    table for each group, with the column ``by`` first; a group missing the baseline is left
+    out (named in ``attrs["skipped"]``).
+    """
+    if by not in df.columns:
+        raise ValueError(f"unknown column {by!r} to group by; columns: {', '.join(df.columns)}")
+    labels = df[by].astype("string").fillna(NO_VALUE)
+    baseline = kwargs.get("baseline") or default_baseline(_configurations(df))
+    tables, skipped = [], []
+    for value in sorted(labels.unique(), key=lambda v: (v == NO_VALUE, str(v))):
+        group = df[labels == value]
+        if baseline not in set(group[C.CONFIGURATION].astype(str)):
+            skipped.append(str(value))
+            continue
+        table = compare(group, **{**kwargs, "baseline": baseline})
+        table.insert(0, by, str(value))
+        tables.append(table)
+    if not tables:
+        raise ValueError(f"no value of {by!r} has runs of the baseline {baseline!r}")
+    out = pd.concat(tables, ignore_index=True)
+    out[by] = out[by].astype("string")
+    out.attrs.update({**tables[0].attrs, "by": by, "skipped": skipped})
+    return out
 
 
 # --- formatting -----------------------------------------------------------------------------

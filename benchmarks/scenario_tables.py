@@ -5,9 +5,8 @@ For each built-in scenario (or those named with ``--only``) the script
 * draws the plan with the ``public_private`` configuration into ``docs/img/<name>_plan.png``,
 * runs a paired batch of ``--reps`` replications per configuration (2 x reps runs) into
   ``results/<name>/<time>/`` (git-ignored), timing it,
-* summarises key outcomes per configuration with ``softtarget.analysis.compare`` (means or shares
-with
-  95% intervals, paired differences against ``public_only`` with their tests),
+* summarises key outcomes per configuration with ``softtarget.analysis.compare`` (means or
+  shares with 95% intervals, paired differences against ``public_only`` with their tests),
 * writes the scenario's section of ``docs/scenarios.md``: the plan, what the scenario
   represents, where its numbers come from, the table, the command and the wall time.
 

@@ -13,7 +13,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the attack's timeline (end, duration, first call, armed on scene)
 
 
 def _metadata(table: str) -> dict[bytes, bytes]:
@@ -44,6 +44,12 @@ DETECTED_BEFORE_ATTACK: Final = "detected_before_attack"
 T_DETECT_S: Final = "t_detect_s"
 T_POLICE_ALERTED_S: Final = "t_police_alerted_s"
 T_NEUTRALISED_S: Final = "t_neutralised_s"
+T_FIRST_CALL_S: Final = "t_first_call_s"  # first emergency call through to the police room
+T_ARMED_ON_SCENE_S: Final = "t_armed_on_scene_s"  # first armed staff within engage range
+
+# --- runs.parquet: how the attack ended -----------------------------------------------------
+ATTACK_END: Final = "attack_end"  # an End, "prevented", "ongoing" at the run's end, or null
+ATTACK_DURATION_S: Final = "attack_duration_s"  # from its start to its last attacker's end
 
 # --- runs.parquet: harm ---------------------------------------------------------------------
 KILLED: Final = "killed"
@@ -88,6 +94,10 @@ RUNS_SCHEMA: Final = pa.schema(
         pa.field(T_DETECT_S, pa.float64()),
         pa.field(T_POLICE_ALERTED_S, pa.float64()),
         pa.field(T_NEUTRALISED_S, pa.float64()),
+        pa.field(T_FIRST_CALL_S, pa.float64()),
+        pa.field(T_ARMED_ON_SCENE_S, pa.float64()),
+        pa.field(ATTACK_END, pa.string()),
+        pa.field(ATTACK_DURATION_S, pa.float64()),
         pa.field(KILLED, pa.int64(), nullable=False),
         pa.field(INJURED, pa.int64(), nullable=False),
         pa.field(CRUSH_INJURED, pa.int64(), nullable=False),
@@ -115,6 +125,9 @@ OUTCOMES: Final = (
     T_DETECT_S,
     T_POLICE_ALERTED_S,
     T_NEUTRALISED_S,
+    T_FIRST_CALL_S,
+    T_ARMED_ON_SCENE_S,
+    ATTACK_DURATION_S,
     KILLED,
     INJURED,
     CRUSH_INJURED,
@@ -241,6 +254,12 @@ class Event(StrEnum):
     ATTACKER_DETONATED = "attacker_detonated"
     ATTACKER_SPENT = "attacker_spent"
     ATTACKER_BARRIER = "attacker_barrier"
+    ATTACKER_STOPPED_BY_OBSTACLE = "attacker_stopped_by_obstacle"
+    ATTACKER_SUICIDE = "attacker_suicide"
+    ATTACKER_FLED = "attacker_fled"
+    ATTACKER_SURRENDERED = "attacker_surrendered"
+    CALL = "call"  # an emergency call placed
+    ARMED_ON_SCENE = "armed_on_scene"
 
 
 class Phase(StrEnum):
@@ -264,6 +283,10 @@ class End(StrEnum):
     DETONATED = "detonated"
     SPENT = "spent"  # out of rounds, or the vehicle's path is driven
     BARRIER = "barrier"  # a vehicle stopped by hostile-vehicle barriers
+    STOPPED_BY_OBSTACLE = "stopped_by_obstacle"  # a vehicle stuck at a wall, fence or in bodies
+    SUICIDE = "suicide"  # the attacker's own end
+    FLED = "fled"  # left the scene: targets ran out, or on their own initiative
+    SURRENDERED = "surrendered"  # gave up when armed police arrived
 
     @property
     def event(self) -> Event:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,9 @@ class Chain:
         self.model = model
         self.spec = model.config.coordination
         self.net = Network(model.rngs["coordination"])
+        self.calls_rng = model.rngs["calls"]
+        self.calls_made: dict[int, int] = {}  # attacker id -> emergency calls placed
+        self.t_first_call = math.nan  # the first emergency call gets through to the police
 
     def send(self, hop: str, *, kind: str, to: str, about: int, sender: str) -> None:
         """Send a message over the configuration's hop named ``hop``."""
@@ -91,6 +95,26 @@ class Chain:
             return
         nearest = min(staff_here, key=lambda s: float(np.hypot(*(s.pos - a.pos))))
         self.send("visitor_to_staff", kind=kind, to=nearest.name, about=a.ident, sender="visitor")
+
+    def calls(self, a: Attacker, perceived: int) -> None:
+        """Of ``perceived`` people who just perceived ``a``'s attack, some call the police.
+
+        Each calls with ``crowd.call_probability``, up to ``crowd.max_calls_per_attacker``
+        calls per attacker; a call reaches the police room over ``visitor_to_police``.
+        """
+        spec = self.model.scenario.crowd
+        made = self.calls_made.get(a.ident, 0)
+        if perceived == 0 or made >= spec.max_calls_per_attacker:
+            return
+        n = int(self.calls_rng.binomial(perceived, spec.call_probability))
+        n = min(n, spec.max_calls_per_attacker - made)
+        if n == 0:
+            return
+        self.calls_made[a.ident] = made + n
+        self.model.log(Event.CALL, "caller", f"{a.name} calls={n}")
+        for _ in range(n):
+            self.send("visitor_to_police", kind="attack", to="police", about=a.ident,
+                      sender="caller")  # fmt: skip
 
     def staff_report(self, s: StaffMember, about: int, kind: str) -> None:
         """A member reports: police to police dispatch, others to their control room."""
@@ -129,6 +153,8 @@ class Chain:
                 elif msg.to == "private_room":
                     self._private_room(msg)
                 elif msg.to == "police":
+                    if msg.sender == "caller" and math.isnan(self.t_first_call):
+                        self.t_first_call = model.t
                     model.response.police_receive(msg)
                     model.response.room_learns(msg.kind)
             due = self.net.due(model.t)

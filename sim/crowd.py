@@ -193,14 +193,18 @@ class Crowd(People):
         self.outside_at_harm[people] = outside
         self.state[people] = np.where(killed, State.KILLED, State.INJURED)
 
-    def flee(self, point: np.ndarray, radius: float) -> None:
-        """People within ``radius`` of ``point`` flee at speed after their reaction delay."""
+    def flee(self, point: np.ndarray, radius: float) -> np.ndarray:
+        """People within ``radius`` of ``point`` flee at speed after their reaction delay.
+
+        Returns those who perceived it just now (they had not been alarmed before).
+        """
         idx, _ = self.alive_near(point, radius)
         idx = idx[CAN_REACT[self.state[idx]]]
         idx = idx[np.isinf(self.flee_at[idx])]
         self.flee_at[idx] = self.model.t + self.reaction[idx]
         self.flee_fast[idx] = True
         self.flee_from[idx] = point
+        return idx
 
     def lock_down(self) -> None:
         """Gates shut: everyone inside stops where they are and stays."""

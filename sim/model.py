@@ -164,6 +164,7 @@ class SoftTargetModel(mesa.Model):
             else math.nan
         )
         t_detect = self.detection.t_first
+        end, duration = threat.end()
 
         def rel(x: float) -> float:
             return x - start if not math.isnan(x) and plan.attack else math.nan
@@ -182,6 +183,10 @@ class SoftTargetModel(mesa.Model):
             C.T_DETECT_S: rel(t_detect),
             C.T_POLICE_ALERTED_S: rel(self.response.t_police_alerted),
             C.T_NEUTRALISED_S: rel(max(neutral)) if all_neutral else math.nan,
+            C.T_FIRST_CALL_S: rel(self.chain.t_first_call),
+            C.T_ARMED_ON_SCENE_S: rel(threat.t_armed_on_scene),
+            C.ATTACK_END: end,
+            C.ATTACK_DURATION_S: duration,
             C.KILLED: int(killed.sum()),
             C.INJURED: int(hurt.sum()),
             C.CRUSH_INJURED: self.density.crush_injured,

@@ -30,6 +30,7 @@ STREAMS: tuple[str, ...] = (
     "mesa",
     "behaviour",
     "motion",
+    "calls",
 )
 
 

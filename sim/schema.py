@@ -245,6 +245,17 @@ class Crowd(Section):
         description="Chance that a visitor moving on leaves the venue (by the nearest exit) "
         "rather than going to another attractor (E).",
     )
+    call_probability: Probability = Field(
+        0.05,
+        description="Chance that a person who perceives an attack (hears gunfire or a blast, "
+        "sees a stabbing or a ramming) calls the emergency number; the call reaches the police "
+        "over coordination.visitor_to_police (E: mass attacks bring many calls at once).",
+    )
+    max_calls_per_attacker: PosInt = Field(
+        20,
+        description="Calls per attacker after which more callers add nothing (the call centre "
+        "already knows; E).",
+    )
     report_probability: Probability = Field(
         0.3,
         description="Chance a visitor who noticed something reports it (FEMA/IACP survey "
@@ -309,7 +320,11 @@ class Firearm(Section):
         1.0, description="Rounds per second (Briggs & Kennedy; V)."
     )
     magazine: PosInt = Field(15, description="Rounds per magazine (Briggs & Kennedy; V).")
-    magazines: PosInt = Field(4, description="Magazines carried (E).")
+    magazines: PosInt = Field(
+        10,
+        description="Magazines carried: 150 rounds with the default magazine (Sandy Hook 2012: "
+        "154 rifle rounds fired in under five minutes; many mass shooters carry hundreds; S/E).",
+    )
     reload_s: Duration = Field(3.0, description="Reload time (Briggs & Kennedy; V).")
     accuracy: Probability = Field(
         0.8, description="P(hit) at 0 m: the accuracy factor (Briggs & Kennedy; V)."
@@ -326,6 +341,31 @@ class Firearm(Section):
     )
     p_death_given_hit: Probability = Field(
         0.4, description="Probability a hit kills (JAMA Netw Open 2025; S)."
+    )
+    seek_range_m: PosFloat = Field(
+        100.0,
+        description="With nobody in view, the shooter walks towards the nearest person within "
+        "this distance, metres; with nobody there, targets have run out and the shooter flees "
+        "(E).",
+    )
+    self_end_per_min: NonNegFloat = Field(
+        0.15,
+        description="Per-minute chance that the shooter ends the attack on their own "
+        "initiative (suicide or flight) with no armed police in range: FBI 2000–2013 (Blair & "
+        "Schweit 2014): 90 of 160 incidents ended on the shooter's initiative, 107 before police "
+        "arrived, 44 of 64 timed incidents within 5 min (S); the rate is an estimate (E).",
+    )
+    self_end_armed_per_min: NonNegFloat = Field(
+        1.0,
+        description="Per-minute chance of the same once armed staff are within their engage "
+        "range: many shooters end it when armed police arrive (Blair & Martaindale 2013: 42% "
+        "suicides, 29 of 44 before police arrival; S/E).",
+    )
+    suicide_share: Probability = Field(
+        0.75,
+        description="Share of the shooter's own endings that are suicide; the rest flee or "
+        "surrender (ALERRT 2000–2012: 42% of 104 incidents suicide, against 56% own-initiative "
+        "endings in the FBI study; S).",
     )
 
 
@@ -395,6 +435,16 @@ class Vehicle(Section):
     )
     on_site_s: Duration = Field(
         10.0, description="A vehicle arrives on the approach this long before it strikes (E)."
+    )
+    slowdown_per_struck: Probability = Field(
+        0.05,
+        description="Share of its speed the vehicle loses for each person it strikes (bodies "
+        "and the crowd's density slow it; E).",
+    )
+    stop_speed_mps: NonNegFloat = Field(
+        2.0,
+        description="Below this speed the vehicle is stuck and the attack ends; walls, the "
+        "perimeter's fence and the area's edge stop it at once (E).",
     )
 
 
@@ -580,8 +630,9 @@ class Coordination(Section):
     )
     visitor_to_police: Hop = Field(
         default_factory=lambda: {"delay_s": 50.0},
-        description="A visitor calls the police (first call 50 s after an attack starts; "
-        "Westminster 51 s; V/S).",
+        description="A visitor's emergency call reaches the police room: from perceiving an "
+        "attack, or from reporting a suspect when no staff is near (first call 50 s after an "
+        "attack starts; Westminster 51 s; V/S). Its loss stands for an overloaded call centre.",
     )
     staff_to_control: Hop = Field(
         default_factory=lambda: {
@@ -931,7 +982,9 @@ def scenario_problems(scenario: Scenario) -> list[Located]:
         bad(("venue", "zones"), "the venue has no zone of kind 'exit'", ["exit"])
     if "attractor" not in kinds:
         bad(("venue", "zones"), "the venue has no zone of kind 'attractor'", ["attractor"])
-    if scenario.threat.mix.get("vehicle", 0) > 0 and "vehicle_approach" not in kinds:
+    th = scenario.threat
+    vehicles = th.probability > 0 and th.mix.get("vehicle", 0) > 0
+    if vehicles and "vehicle_approach" not in kinds:
         bad(
             ("threat", "mix", "vehicle"),
             "vehicle attacks need a zone of kind 'vehicle_approach'",

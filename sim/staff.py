@@ -179,6 +179,7 @@ class StaffMember(mesa.Agent):
             a.challenged()
             return True
         if self.spec.armed and d <= self.spec.engage_range_m:
+            model.threat.armed_on_scene(self)
             if rng.random() < 1.0 - (1.0 - self.spec.hit_probability) ** model.dt:
                 a.finish(End.NEUTRALISED)
                 return True
@@ -235,6 +236,13 @@ class Staff:
     def on_site_within(self, pos: np.ndarray, radius: float) -> int:
         """How many members on site stand within ``radius`` of ``pos``."""
         return sum(1 for s in self.members if s.on_site and np.hypot(*(s.pos - pos)) <= radius)
+
+    def armed_in_range(self, pos: np.ndarray) -> bool:
+        """Whether an armed member on site is within their engage range of ``pos``."""
+        return any(
+            s.on_site and s.spec.armed and np.hypot(*(s.pos - pos)) <= s.spec.engage_range_m
+            for s in self.members
+        )
 
     def step(self) -> None:
         """Every member moves."""

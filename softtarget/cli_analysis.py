@@ -31,7 +31,8 @@ def _wrap_errors(exc: Exception) -> click.ClickException:
 @click.command(
     "compare",
     epilog="Example:\n\n\b\n  softtarget compare results/festival --baseline public_only "
-    "--metrics killed,injured --format markdown",
+    "--metrics killed,injured --format markdown\n  softtarget compare results/festival --by "
+    "attack_mode",
 )
 @_results_arg
 @click.option(
@@ -45,6 +46,13 @@ def _wrap_errors(exc: Exception) -> click.ClickException:
     metavar="A,B,...",
     default=None,
     help="Comma-separated outcome columns [default: every outcome in the results].",
+)
+@click.option(
+    "--by",
+    metavar="COLUMN",
+    default=None,
+    help="One table per value of this column of the runs table, e.g. attack_mode or "
+    "attackers (a factor drawn up front keeps the pairs together).",
 )
 @click.option(
     "--format",
@@ -66,6 +74,7 @@ def compare_command(
     results: Path,
     baseline: str | None,
     metrics: str | None,
+    by: str | None,
     fmt: str,
     resamples: int | None,
     seed: int,
@@ -77,9 +86,10 @@ def compare_command(
     intervals; for every other configuration the mean paired difference to the baseline
     (pairs share a replicate: common random numbers) with its interval, the two-sided p of
     the Wilcoxon signed-rank test (exact McNemar for yes/no outcomes), Holm-adjusted across
-    outcomes, and the matched-pairs rank-biserial effect size.
+    outcomes, and the matched-pairs rank-biserial effect size. With --by, one such table per
+    value of a column (the comparison conditional on, say, the mode of attack).
     """
-    from softtarget.analysis.compare import compare, format_comparison
+    from softtarget.analysis.compare import compare, compare_by, format_comparison
     from softtarget.analysis.results import load, load_failures
     from softtarget.analysis.stats import DEFAULT_RESAMPLES
 
@@ -93,19 +103,31 @@ def compare_command(
         failures = load_failures(results, missing_ok=True)
         if runs.empty:
             raise BadInput(f"{results}: no successful runs to compare")
-        table = compare(
-            runs,
-            baseline=baseline,
-            metrics=chosen,
-            n_resamples=resamples or DEFAULT_RESAMPLES,
-            seed=seed,
-            failures=failures,
-        )
+        options = {
+            "baseline": baseline,
+            "metrics": chosen,
+            "n_resamples": resamples or DEFAULT_RESAMPLES,
+            "seed": seed,
+            "failures": failures,
+        }
+        table = compare_by(runs, by, **options) if by else compare(runs, **options)
     except click.ClickException:
         raise
     except Exception as exc:
         raise _wrap_errors(exc) from exc
-    text = format_comparison(table, fmt)  # type: ignore[arg-type]
+    if by is None or fmt == "csv":
+        text = format_comparison(table, fmt)  # type: ignore[arg-type]
+    else:
+        sections = []
+        for value, group in table.groupby(by, sort=False):
+            title = f"{by} = {value}"
+            title = f"## {title}" if fmt == "markdown" else f"{title}\n{'=' * len(title)}"
+            body = format_comparison(group.drop(columns=[by]), fmt)  # type: ignore[arg-type]
+            sections.append(f"{title}\n\n{body}")
+        skipped = table.attrs.get("skipped") or []
+        if skipped:
+            sections.append(f"(no runs of the baseline for {by} = {', '.join(skipped)})\n")
+        text = "\n".join(sections)
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -11,7 +11,7 @@ from softtarget.sim import columns as C
 from softtarget.sim.loader import load_scenario
 from softtarget.sim.model import SoftTargetModel, simulate
 from softtarget.sim.people import State
-from softtarget.sim.runs import RunTask, run_seed
+from softtarget.sim.runs import RunOutput, RunTask, run_seed
 from softtarget.sim.schema import Pbied
 from softtarget.sim.sight import shielding_bodies
 from softtarget.sim.threat import blast_risk
@@ -71,10 +71,10 @@ def test_a_sure_shot_hits_once_per_round_fired_at_people_in_view(venue: Path) ->
         assert aimed > 0
 
 
-def test_people_behind_a_wall_are_not_shot(tmp_path: Path) -> None:
-    """A wall between the shooter and the crowd: every round is fired at nobody."""
+def _shooter_behind_a_wall(tmp_path: Path, *extra: str) -> RunOutput:
+    """A lone shooter at the gate, the crowd beyond a wall with a way round at its east end."""
     path = tmp_path / "wall.yaml"
-    wall = "  walls:\n    - {rect: [0, 18, 45, 19]}\n  zones:\n"  # a way round at the east end
+    wall = "  walls:\n    - {rect: [0, 18, 45, 19]}\n  zones:\n"
     path.write_text(VENUE.replace("  zones:\n", wall))
     over = [
         "threat.mix={firearm: 1}",
@@ -85,12 +85,75 @@ def test_people_behind_a_wall_are_not_shot(tmp_path: Path) -> None:
         "crowd.arrivals.rate_per_min=0",
         "crowd.initial_queuing=0",
         NO_STAFF,
+        *extra,
+    ]
+    return _run(path, over)
+
+
+def test_people_behind_a_wall_are_not_shot(tmp_path: Path) -> None:
+    """No round until the shooter has walked round the wall.
+
+    With nobody in view the shooter holds fire and walks towards the nearest person; the way
+    round the wall's east end is over 10 m, so the first round comes seconds after the start.
+    """
+    out = _shooter_behind_a_wall(tmp_path)
+    shots = out.events[out.events[C.KIND] == "shot"]
+    start = out.events[out.events[C.KIND] == "attack_start"][C.T_S].iloc[0]
+    assert len(shots) > 0 and (shots[C.DETAIL] == "aimed").all()  # never at nobody
+    assert shots[C.T_S].min() >= start + 5.0
+
+
+def test_a_shooter_with_nobody_within_reach_flees(tmp_path: Path) -> None:
+    """Targets run out: nobody within seek range and none in view, the attack ends, unfired."""
+    out = _shooter_behind_a_wall(tmp_path, "threat.firearm.seek_range_m=3")
+    assert not (out.events[C.KIND] == "shot").any()
+    assert out.row[C.ATTACK_END] == "fled" and out.row[C.ATTACK_DURATION_S] <= 1.0  # a step or two
+
+
+def test_a_shooting_with_no_staff_is_reported_by_callers(tmp_path: Path) -> None:
+    """Nobody on duty: the police learn of the shooting from calls, after the calls hop."""
+    path = tmp_path / "nostaff.yaml"
+    path.write_text(VENUE)
+    over = [
+        "threat.mix={firearm: 1}",
+        "threat.attackers={1: 1}",
+        "threat.target={stage: 1}",
+        "threat.start_s=20",
+        "threat.on_site_before_s=5",
+        "configurations.base.staff={}",
+        "configurations.base.screening.method=none",
+        "crowd.call_probability=0.2",
     ]
     out = _run(path, over)
-    shots = out.events[out.events[C.KIND] == "shot"]
-    assert len(shots) > 0
-    assert (shots[C.DETAIL] == "nobody in view").all()
-    assert out.row[C.KILLED] + out.row[C.INJURED] == 0
+    assert out.row[C.ATTACK_STARTED]
+    call = out.row[C.T_FIRST_CALL_S]
+    assert out.row[C.T_POLICE_ALERTED_S] == call  # the first call is how they learn
+    assert 50.0 <= call <= 55.0  # visitor_to_police: 50 s, after the first shots are heard
+    assert (out.events[C.KIND] == "call").any()
+
+
+def test_armed_arrival_ends_the_shooting(tmp_path: Path) -> None:
+    """Armed police who cannot hit: the shooter ends it within seconds of their arrival."""
+    path = tmp_path / "armed.yaml"
+    path.write_text(VENUE)
+    over = [
+        "threat.mix={firearm: 1}",
+        "threat.attackers={1: 1}",
+        "threat.target={stage: 1}",
+        "threat.start_s=20",
+        "threat.on_site_before_s=5",
+        "threat.firearm.self_end_per_min=0",
+        "threat.firearm.self_end_armed_per_min=600",
+        "crowd.hearing_range_m=10",  # most of the crowd stays: the shooter has targets
+        "crowd.call_probability=1",
+        "configurations.base.staff={armed: {role: armed_response, count: 2, armed: true, "
+        "hit_probability: 0, response_time_s: 1}, " + SCREENERS + "}",
+    ]
+    for replicate in range(2):
+        row = _run(path, over, replicate).row
+        assert row[C.ATTACK_END] in ("suicide", "surrendered")
+        assert row[C.T_ARMED_ON_SCENE_S] >= row[C.T_POLICE_ALERTED_S]  # they set out then
+        assert row[C.ATTACK_DURATION_S] <= row[C.T_ARMED_ON_SCENE_S] + 5.0
 
 
 # ----------------------------------------------------------------------------- vehicle ---
@@ -106,6 +169,24 @@ def test_a_vehicle_barrier_across_the_only_approach_stops_every_ramming(venue: P
         assert (out.events[C.KIND] == "attacker_barrier").sum() == out.row[C.ATTACKERS]
     assert sum(r[C.KILLED] + r[C.INJURED] for r in barred) == 0
     assert sum(r[C.KILLED] + r[C.INJURED] for r in open_road) > 0  # the test can fail
+
+
+def test_a_wall_stops_a_vehicle_and_shields_the_crowd_beyond(tmp_path: Path) -> None:
+    """A wall across the vehicle's line: it stops there; nobody beyond the wall is struck."""
+    path = tmp_path / "wall.yaml"
+    wall = "  walls:\n    - {rect: [0, 15, 45, 16]}\n  zones:\n"  # a way round for walkers
+    path.write_text(VENUE.replace("  zones:\n", wall))
+    over = ["threat.mix={vehicle: 1}", "threat.target={stage: 1}", "threat.start_s=30", NO_STAFF]
+    for replicate in range(2):
+        loaded = load_scenario(str(path), over)
+        model = SoftTargetModel(
+            loaded.scenario, "base", run_seed(loaded.scenario.run.seed, replicate)
+        )
+        for _ in range(round(90 / model.dt)):
+            model.step()
+        harmed = np.isin(model.crowd.state, [State.KILLED, State.INJURED])
+        assert (model.crowd.xy[harmed, 1] < 15.0).all()
+        assert str(model.threat.attackers[0].end) == "stopped_by_obstacle"
 
 
 # ----------------------------------------------------------------------------- explosive ---

@@ -159,12 +159,14 @@ class Attacker(mesa.Agent):
         """Everyone within ``radius`` perceives the attack (gunfire, a blast, a stabbing).
 
         Staff on site perceive it and act (:meth:`~softtarget.sim.staff.StaffMember.perceive`);
-        visitors flee after their reaction delay.
+        visitors flee after their reaction delay, and some of those who perceive it now call
+        the emergency number (:meth:`~softtarget.sim.coordination.Chain.calls`).
         """
         if self.active:
             for member in self.model.staff.members:
                 member.perceive(self, radius)
-        self.model.crowd.flee(self.pos, radius)
+        perceived = self.model.crowd.flee(self.pos, radius)
+        self.model.chain.calls(self, len(perceived))
 
     def in_view(self, radius: float) -> tuple[np.ndarray, np.ndarray]:
         """People within ``radius`` with no wall between them and the attacker: (idx, m)."""

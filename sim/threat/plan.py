@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from softtarget.sim.columns import Event, Phase
+from softtarget.sim.columns import PREVENTED_ENDS, Event, Phase
 from softtarget.sim.schema import Threat as ThreatSpec
 from softtarget.sim.threat.attacker import Attacker
 from softtarget.sim.threat.blade import Stabber
@@ -25,6 +25,7 @@ from softtarget.sim.threat.vehicle import Driver
 
 if TYPE_CHECKING:
     from softtarget.sim.model import SoftTargetModel
+    from softtarget.sim.staff import StaffMember
 
 #: The attacker class of each mode of attack.
 MODES: dict[str, type[Attacker]] = {
@@ -103,6 +104,7 @@ class Threat:
         self.recon_window = p.recon_window  # questioning ends a visit early
         self.began = False
         self.t_began = p.start_s  # earlier when a challenged bomber detonates
+        self.t_armed_on_scene = math.nan  # first armed staff within range of an attacker
         self.attackers: list[Attacker] = []
         self.by_id: dict[int, Attacker] = {}
         for i in range(p.attackers):
@@ -129,6 +131,28 @@ class Threat:
         """Record that the attack has begun (the first attacker to strike sets the time)."""
         self.began = True
         self.t_began = min(self.t_began, self.model.t)
+
+    def armed_on_scene(self, member: StaffMember) -> None:
+        """Armed ``member`` is within range of an attacker in the attack: recorded once."""
+        if math.isnan(self.t_armed_on_scene):
+            self.t_armed_on_scene = self.model.t
+            self.model.log(Event.ARMED_ON_SCENE, member.name)
+
+    def end(self) -> tuple[str | None, float]:
+        """How the attack ended and its duration (s): the last attacker's end.
+
+        ``prevented`` when no attacker struck and each was stopped; ``ongoing`` when one is
+        still attacking at the end of the run (duration NaN); None without an attack.
+        """
+        if not self.plan.attack:
+            return None, math.nan
+        if not self.began:
+            stopped = all(a.end in PREVENTED_ENDS for a in self.attackers)
+            return ("prevented" if stopped else None), math.nan
+        if any(a.active for a in self.attackers):
+            return "ongoing", math.nan
+        last = max(self.attackers, key=lambda a: a.ended_at)
+        return str(last.end), float(last.ended_at - self.t_began)
 
     def target_point(self, attacker: Attacker) -> tuple[np.ndarray, bool]:
         """Where ``attacker`` heads, and whether that is inside the perimeter."""

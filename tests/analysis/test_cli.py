@@ -66,3 +66,13 @@ def test_plot_and_report_commands(cli, results_dir, tmp_path):
     result = runner.invoke(cli, ["report", str(results_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.exists() and "data:image/png;base64," in out.read_text()
+
+
+def test_compare_by_prints_one_table_per_value(cli, results_dir):
+    runner = CliRunner()
+    args = ["compare", str(results_dir), "--resamples", "200", "--metrics", "killed"]
+    result = runner.invoke(cli, [*args, "--by", "attack_mode"])
+    assert result.exit_code == 0, result.output
+    assert "attack_mode = firearm" in result.output and "attack_mode = none" in result.output
+    bad = runner.invoke(cli, [*args, "--by", "nope"])
+    assert bad.exit_code == 2 and "unknown column 'nope'" in bad.output

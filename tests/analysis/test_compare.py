@@ -171,3 +171,18 @@ def test_formats():
     assert "<table" in format_comparison(table, "html")
     with pytest.raises(ValueError):
         format_comparison(table, "xml")  # type: ignore[arg-type]
+
+
+def test_compare_by_a_drawn_factor_is_compare_within_each_group(results_dir):
+    from softtarget.analysis.compare import compare_by
+
+    df = load(results_dir)
+    by = compare_by(df, C.ATTACK_MODE, metrics=["killed"], n_resamples=199)
+    assert list(by[C.ATTACK_MODE].unique()) == ["firearm", "none"]  # no attack: "none"
+    for value, mask in (("firearm", df[C.ATTACK_MODE] == "firearm"),
+                        ("none", df[C.ATTACK_MODE].isna())):  # fmt: skip
+        alone = compare(df[mask.fillna(False)], metrics=["killed"], n_resamples=199)
+        got = by[by[C.ATTACK_MODE] == value].drop(columns=[C.ATTACK_MODE]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone, check_categorical=False, check_dtype=False)
+    with pytest.raises(ValueError, match="unknown column 'nope'"):
+        compare_by(df, "nope")
