@@ -110,38 +110,35 @@ def test_a_shooter_with_nobody_within_reach_flees(tmp_path: Path) -> None:
     assert out.row[C.ATTACK_END] == "fled" and out.row[C.ATTACK_DURATION_S] <= 1.0  # a step or two
 
 
-def test_a_shooting_with_no_staff_is_reported_by_callers(tmp_path: Path) -> None:
+#: A lone shooter at the stage of the small venue, 20 s into the run.
+SHOOTER_AT_STAGE = [
+    "threat.mix={firearm: 1}",
+    "threat.attackers={1: 1}",
+    "threat.target={stage: 1}",
+    "threat.start_s=20",
+    "threat.on_site_before_s=5",
+]
+NOBODY_ON_DUTY = ["configurations.base.staff={}", "configurations.base.screening.method=none"]
+
+
+def test_a_shooting_with_no_staff_is_reported_by_callers(venue: Path) -> None:
     """Nobody on duty: the police learn of the shooting from calls, after the calls hop."""
-    path = tmp_path / "nostaff.yaml"
-    path.write_text(VENUE)
-    over = [
-        "threat.mix={firearm: 1}",
-        "threat.attackers={1: 1}",
-        "threat.target={stage: 1}",
-        "threat.start_s=20",
-        "threat.on_site_before_s=5",
-        "configurations.base.staff={}",
-        "configurations.base.screening.method=none",
-        "crowd.call_probability=0.2",
-    ]
-    out = _run(path, over)
+    out = _run(venue, [*SHOOTER_AT_STAGE, *NOBODY_ON_DUTY, "crowd.call_probability=0.2"])
     assert out.row[C.ATTACK_STARTED]
     call = out.row[C.T_FIRST_CALL_S]
     assert out.row[C.T_POLICE_ALERTED_S] == call  # the first call is how they learn
     assert 50.0 <= call <= 55.0  # visitor_to_police: 50 s, after the first shots are heard
     assert (out.events[C.KIND] == "call").any()
+    # nobody calls: nobody tells the police
+    silent = _run(venue, [*SHOOTER_AT_STAGE, *NOBODY_ON_DUTY, "crowd.call_probability=0"])
+    assert silent.row[C.ATTACK_STARTED] and np.isnan(silent.row[C.T_POLICE_ALERTED_S])
+    assert not (silent.events[C.KIND] == "call").any()
 
 
-def test_armed_arrival_ends_the_shooting(tmp_path: Path) -> None:
+def test_armed_arrival_ends_the_shooting(venue: Path) -> None:
     """Armed police who cannot hit: the shooter ends it within seconds of their arrival."""
-    path = tmp_path / "armed.yaml"
-    path.write_text(VENUE)
     over = [
-        "threat.mix={firearm: 1}",
-        "threat.attackers={1: 1}",
-        "threat.target={stage: 1}",
-        "threat.start_s=20",
-        "threat.on_site_before_s=5",
+        *SHOOTER_AT_STAGE,
         "threat.firearm.self_end_per_min=0",
         "threat.firearm.self_end_armed_per_min=600",
         "crowd.hearing_range_m=10",  # most of the crowd stays: the shooter has targets
@@ -150,7 +147,7 @@ def test_armed_arrival_ends_the_shooting(tmp_path: Path) -> None:
         "hit_probability: 0, response_time_s: 1}, " + SCREENERS + "}",
     ]
     for replicate in range(2):
-        row = _run(path, over, replicate).row
+        row = _run(venue, over, replicate).row
         assert row[C.ATTACK_END] in ("suicide", "surrendered")
         assert row[C.T_ARMED_ON_SCENE_S] >= row[C.T_POLICE_ALERTED_S]  # they set out then
         assert row[C.ATTACK_DURATION_S] <= row[C.T_ARMED_ON_SCENE_S] + 5.0
@@ -169,6 +166,21 @@ def test_a_vehicle_barrier_across_the_only_approach_stops_every_ramming(venue: P
         assert (out.events[C.KIND] == "attacker_barrier").sum() == out.row[C.ATTACKERS]
     assert sum(r[C.KILLED] + r[C.INJURED] for r in barred) == 0
     assert sum(r[C.KILLED] + r[C.INJURED] for r in open_road) > 0  # the test can fail
+
+
+def test_bodies_struck_slow_the_vehicle_until_it_is_stuck(venue: Path) -> None:
+    """The same ramming into the stage crowd, with and without the slowing by bodies."""
+    over = ["threat.mix={vehicle: 1}", "threat.target={stage: 1}", "threat.start_s=30", NO_STAFF]
+    harmed, ends = {}, {}
+    for slowdown in (0.0, 0.3):
+        rows = [
+            _run(venue, [*over, f"threat.vehicle.slowdown_per_struck={slowdown}"], r).row
+            for r in range(2)
+        ]
+        harmed[slowdown] = sum(row[C.KILLED] + row[C.INJURED] for row in rows)
+        ends[slowdown] = {row[C.ATTACK_END] for row in rows}
+    assert harmed[0.3] < harmed[0.0]
+    assert ends[0.3] == {"stopped_by_obstacle"}
 
 
 def test_a_wall_stops_a_vehicle_and_shields_the_crowd_beyond(tmp_path: Path) -> None:

@@ -38,9 +38,9 @@ class Shooter(Attacker):
         """Fire every round due by now at people in view, or go and find some; maybe stop."""
         model = self.model
         fa = model.scenario.threat.firearm
-        idx, _ = self.in_view(fa.range_m)
+        idx, d = self.in_view(fa.range_m)
         if len(idx):
-            self._fire(fa)
+            self._fire(fa, idx, d)
         else:
             self.next_shot = max(self.next_shot, model.t)  # ready when someone comes in view
             if not self._seek(fa.seek_range_m):
@@ -51,16 +51,19 @@ class Shooter(Attacker):
             return
         self._maybe_end(fa)
 
-    def _fire(self, fa: Firearm) -> None:
+    def _fire(self, fa: Firearm, idx: np.ndarray, d: np.ndarray) -> None:
         """Each round due goes at one person in view within range, the nearer more likely.
 
         Weight 1 / (1 + d); a round hits with accuracy × (1 − falloff × d / range) and a hit
         kills with ``p_death_given_hit``. Every round is an event and alarms everyone within
-        hearing.
+        hearing. ``idx``, ``d``: the people in view now (seen again after every round).
         """
         model, rng = self.model, self.model.rngs["harm"]
+        first = True
         while self.rounds_left > 0 and self.next_shot <= model.t:
-            idx, d = self.in_view(fa.range_m)
+            if not first:
+                idx, d = self.in_view(fa.range_m)
+            first = False
             if len(idx) == 0:
                 break
             self.rounds_left -= 1
