@@ -4,10 +4,15 @@ Rules (documented in the scenario format):
 
 * The modelled area is the venue rectangle; its edge is a wall.
 * An **exit** zone that touches the edge of the area is a door of ``width_m`` in that edge,
-  centred on the zone: people leave by walking through it into a strip beyond the edge,
-  which is the sink. (Removing people right at a door would free the way for the next and
-  inflate the flow, so the sink sits beyond it.) An exit zone inside the area is itself the
-  sink: place it beyond a door formed by walls or the fence.
+  centred on the zone: people leave by walking through it onto an apron beyond the edge and
+  leave the model 2.4 m past the door line (removing people right at a door would free the
+  way for the next and inflate the flow; JuPedSim and Vadere place their sinks beyond the
+  door for the same reason). An exit zone inside the area is the sink: where it lies behind a
+  gate in the fence, only its part 2.4 m or more past the gate. Otherwise place it beyond a
+  door formed by walls.
+* Doors and gates keep their drawn width: the cells their edges cut are partly open
+  (:meth:`softtarget.sim.motion.Grid.with_openings`), so a 1.0 m door passes the flow of a
+  1.0 m door, not of the 0.8 m or 1.2 m of whole cells.
 * The **perimeter** zone is fenced unless ``venue.fence`` is false: a fence runs along its
   edges (where they are not the area's edge) with openings where a checkpoint meets it (the
   checkpoint's full extent: its lanes) and where an exit or entrance meets it (``width_m``
@@ -28,10 +33,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from softtarget.sim.motion import FloorFields, Grid, build_fields, build_grid, distance_field
+from softtarget.sim.motion.grid import cover_fraction
 from softtarget.sim.schema import Venue, Zone
 
 CELL_M = 0.4  # lattice cell: one person per cell, 6.25 persons/m² at most
-SINK_DEPTH_M = 3.0  # depth of the strip beyond an edge door where leavers are removed
+# Space beyond the area's edge: the edge wall (one cell), then the apron behind each edge door
+# where leavers walk on; a whole number of cells, so that cell edges fall on the area's edge.
+SINK_DEPTH_M = 3.6
+SINK_BAND_M = 0.8  # leavers leave the model in the outermost band: 2.4 m past the door
+APRON_M = 2.0  # the apron reaches this far either side of an edge door
+GATE_SINK_M = 2.4  # an exit zone behind a gate in the fence is the sink this far past it
 FENCE_M = 0.2  # thickness of a fence
 STAY = "stay"  # destination of people standing still (settled at an attractor)
 
@@ -47,7 +58,8 @@ class Layout:
     exit_names: tuple[str, ...]
     zone_masks: dict[str, np.ndarray]  # walkable cells of each zone
     fence: tuple[tuple[float, float, float, float], ...]
-    doors: tuple[tuple[str, float, float, float, float], ...]  # (exit, x0, y0, x1, y1)
+    # (exit, x0, y0, x1, y1): the space beyond each edge door, where leavers walk out
+    doors: tuple[tuple[str, float, float, float, float], ...]
 
 
 def _touches_edge(zone: Zone, venue: Venue, tol: float = 0.5) -> str | None:
@@ -69,10 +81,13 @@ def _centred(lo: float, hi: float, width: float) -> tuple[float, float]:
     return mid - half, mid + half
 
 
-def _fence(venue: Venue) -> list[tuple[float, float, float, float]]:
-    """Fence rectangles along the perimeter's edges, with openings (axis-aligned perimeters)."""
+Gate = tuple[str, tuple[float, float, float, float], bool]  # (zone, rectangle, along x?)
+
+
+def _fence(venue: Venue) -> tuple[list[tuple[float, float, float, float]], list[Gate]]:
+    """Fence rectangles along the perimeter's edges, and the gates in them (axis-aligned)."""
     if venue.perimeter is None or not venue.fence:
-        return []
+        return [], []
     px0, py0, px1, py1 = venue.zones[venue.perimeter].bounds()
     edges = [  # (fixed coordinate, along from, along to, horizontal?)
         (py0, px0, px1, True),
@@ -81,11 +96,13 @@ def _fence(venue: Venue) -> list[tuple[float, float, float, float]]:
         (px1, py0, py1, False),
     ]
     rects: list[tuple[float, float, float, float]] = []
+    gates: list[Gate] = []
+    half = FENCE_M / 2
     for fixed, lo, hi, horizontal in edges:
         if fixed in ((0.0, venue.height_m) if horizontal else (0.0, venue.width_m)):
             continue  # the area's edge is already a wall
         gaps = []
-        for zone in venue.zones.values():
+        for name, zone in venue.zones.items():
             if zone.kind not in ("checkpoint", "exit", "entrance"):
                 continue
             zx0, zy0, zx1, zy1 = zone.bounds()
@@ -93,15 +110,19 @@ def _fence(venue: Venue) -> list[tuple[float, float, float, float]]:
             if not across[0] - 0.5 <= fixed <= across[1] + 0.5:
                 continue
             along = (zx0, zx1) if horizontal else (zy0, zy1)
-            gaps.append(along if zone.kind == "checkpoint" else _centred(*along, zone.width_m))
+            g0, g1 = along if zone.kind == "checkpoint" else _centred(*along, zone.width_m)
+            g0, g1 = max(g0, lo), min(g1, hi)
+            if g1 > g0:
+                gaps.append((g0, g1))
+                gates.append((name, (g0, fixed - half, g1, fixed + half) if horizontal
+                              else (fixed - half, g0, fixed + half, g1), horizontal))  # fmt: skip
         start = lo
         for g0, g1 in [*sorted(gaps), (hi, hi)]:
             if g0 > start:
-                half = FENCE_M / 2
                 rects.append((start, fixed - half, g0, fixed + half) if horizontal
                              else (fixed - half, start, fixed + half, g0))  # fmt: skip
             start = max(start, g1)
-    return rects
+    return rects, gates
 
 
 @functools.lru_cache(maxsize=8)
@@ -142,37 +163,56 @@ def _doors(venue: Venue) -> tuple[list[Door], dict[str, list[tuple[float, float]
 
 
 def _grid(
-    venue: Venue, cell: float, fence: list[tuple[float, float, float, float]]
+    venue: Venue,
+    cell: float,
+    fence: tuple[list[tuple[float, float, float, float]], list[Gate]],
 ) -> tuple[Grid, list[Door]]:
-    """The lattice with the area's edge (and its doors), ``fence`` and the walls; the doors."""
+    """The lattice with the area's edge (and its doors), ``fence`` and the walls; the doors.
+
+    Doors and gates are cut at their drawn width (partly open cells at their edges); beyond
+    each edge door an apron of :data:`APRON_M` either side, the rest beyond the edge closed.
+    """
     w, h, m = venue.width_m, venue.height_m, SINK_DEPTH_M
     area = (-m, -m, w + m, h + m)
     t = cell  # the area's edge wall: one cell thick, outside the area
     doors, openings = _doors(venue)
     walls: list[tuple[float, float, float, float]] = []
+    cuts: list[tuple[tuple[float, float, float, float], bool]] = []
     # the edge of the area, with its doors; and the space beyond closed except behind doors
     for side, (fixed, length) in {"west": (-t, h), "east": (w, h), "south": (-t, w),
                                   "north": (h, w)}.items():  # fmt: skip
         start = -t
+        vertical = side in ("west", "east")
         for lo, hi in [*sorted(openings[side]), (length + t, length + t)]:
             if lo > start:
-                if side in ("west", "east"):
-                    walls.append((fixed, start, fixed + t, lo))
-                else:
-                    walls.append((start, fixed, lo, fixed + t))
+                walls.append((fixed, start, fixed + t, lo) if vertical
+                             else (start, fixed, lo, fixed + t))  # fmt: skip
+            if hi > lo and hi <= length:
+                cuts.append(((fixed, lo, fixed + t, hi) if vertical
+                             else (lo, fixed, hi, fixed + t), not vertical))  # fmt: skip
             start = max(start, hi)
-    walls.extend(fence)
+    rects, gates = fence
+    walls.extend(rects)
     for wall in venue.walls:
         if wall.rect is not None:
             walls.append(tuple(wall.rect))  # type: ignore[arg-type]
     polygons = [wall.corners() for wall in venue.walls if wall.rect is None]
     grid = build_grid(area, walls=walls, polygons=polygons, cell=cell)
+    grid = grid.with_openings([*cuts, *((rect, along) for _, rect, along in gates)])
     cx, cy = grid.centres()
     outside = (cx < 0) | (cx > w) | (cy < 0) | (cy > h)
     behind_door = np.zeros(grid.shape, dtype=bool)
     for _, x0, y0, x1, y1 in doors:
-        behind_door |= (cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1)
+        behind_door |= _apron(x0, y0, x1, y1, cx, cy)
     return grid.with_blocked(outside & ~behind_door), doors
+
+
+def _apron(
+    x0: float, y0: float, x1: float, y1: float, cx: np.ndarray, cy: np.ndarray
+) -> np.ndarray:
+    """Cells of the space beyond an edge door ``(x0, y0, x1, y1)``, :data:`APRON_M` wider."""
+    a = APRON_M  # growing it into the area changes nothing: only cells outside are closed
+    return (cx >= x0 - a) & (cx <= x1 + a) & (cy >= y0 - a) & (cy <= y1 + a)
 
 
 def lattice_cells(venue: Venue, cell: float = CELL_M) -> int:
@@ -189,12 +229,11 @@ def lattice_grid(venue: Venue, cell: float = CELL_M, fence: bool = True) -> Grid
     perimeter (unless ``fence`` is false or ``venue.fence`` is) and the walls. A coarser
     ``cell`` applies the same rules on bigger cells (for checks of huge venues).
     """
-    return _grid(venue, cell, _fence(venue) if fence else [])[0]
+    return _grid(venue, cell, _fence(venue) if fence else ([], []))[0]
 
 
 def _build(venue: Venue) -> Layout:
     w, h = venue.width_m, venue.height_m
-    t = CELL_M  # the area's edge wall: one cell thick, outside the area
     fence = _fence(venue)
     grid, doors = _grid(venue, CELL_M, fence)
     cx, cy = grid.centres()
@@ -212,10 +251,14 @@ def _build(venue: Venue) -> Layout:
         zone_masks[name] = mask
         if zone.kind == "exit":
             door = [d for d in doors if d[0] == name]
-            if door:  # the sink: the strip beyond the edge wall, a cell or more outside
+            gate = [g for g in fence[1] if g[0] == name]
+            if door:  # the sink: the outermost band of the apron beyond the edge door
                 _, x0, y0, x1, y1 = door[0]
-                mask = (cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1) & grid.walkable
-                mask &= (cx < -t) | (cx > w + t) | (cy < -t) | (cy > h + t)
+                mask = _apron(x0, y0, x1, y1, cx, cy) & grid.walkable
+                d = SINK_DEPTH_M - SINK_BAND_M
+                mask &= (cx < -d) | (cx > w + d) | (cy < -d) | (cy > h + d)
+            elif gate and mask.any():  # behind a gate in the fence: its part past GATE_SINK_M
+                mask = _past_gate(grid, mask, gate[0][1])
             dest[name] = len(names)
             exit_dest.append(len(names))
             exit_names.append(name)
@@ -248,7 +291,32 @@ def _build(venue: Venue) -> Layout:
     )  # fmt: skip
     dest[STAY] = len(names)
     return Layout(grid, fields, dest, tuple(exit_dest), tuple(exit_names), zone_masks,
-                  tuple(fence), tuple(doors))  # fmt: skip
+                  tuple(fence[0]), tuple(_beyond(d) for d in doors))  # fmt: skip
+
+
+def _beyond(door: Door) -> Door:
+    """The apron of an edge door as a rectangle: the strip beyond it, APRON_M wider."""
+    name, x0, y0, x1, y1 = door
+    a = APRON_M
+    return (name, x0 - a, y0 - a, x1 + a, y1 + a)
+
+
+def _past_gate(grid: Grid, zone: np.ndarray, gate: tuple[float, float, float, float]) -> np.ndarray:
+    """The cells of exit ``zone`` :data:`GATE_SINK_M` or more past ``gate`` (walking).
+
+    In a zone too shallow for that, its farthest cells from the gate (at least 60 % of the
+    zone's depth), so that the gate, not the sink, limits the flow.
+    """
+    cx, cy = grid.centres()
+    x0, y0, x1, y1 = gate
+    near = (cx >= x0 - CELL_M) & (cx <= x1 + CELL_M) & (cy >= y0 - CELL_M) & (cy <= y1 + CELL_M)
+    opening = near & grid.walkable & ~zone
+    if not opening.any():
+        return zone
+    dist = distance_field(Grid(grid.x0, grid.y0, grid.cell, zone | opening), opening)
+    depth = float(dist[zone & np.isfinite(dist)].max(initial=0.0))
+    past = zone & np.isfinite(dist) & (dist >= min(GATE_SINK_M, 0.6 * depth))
+    return past if past.any() else zone
 
 
 def _focus(zone: Zone, mask: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
@@ -276,3 +344,54 @@ def _focus(zone: Zone, mask: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.n
         focus = np.zeros_like(mask)
         focus[np.unravel_index(int(np.argmin(d)), d.shape)] = True
     return focus
+
+
+@dataclass(frozen=True)
+class OpeningWidth:
+    """An exit's door, or a gate in the fence, as drawn and as the lattice represents it."""
+
+    zone: str
+    drawn_m: float
+    represented_m: float
+
+    @property
+    def differs(self) -> bool:
+        """The represented width differs from the drawn one by more than 10 %."""
+        return abs(self.represented_m - self.drawn_m) > 0.1 * self.drawn_m
+
+
+def opening_widths(venue: Venue) -> list[OpeningWidth]:
+    """Each edge door and fence gate with the width the user drew and the one the model uses.
+
+    The drawn width is the zone's ``width_m`` (a checkpoint's: its extent along the fence);
+    the represented one counts the open fraction of the cells across the opening, so it is
+    smaller where the zone is shorter than ``width_m`` along its wall, or where a wall, the
+    fence or the area's corner closes part of it.
+    """
+    fence = _fence(venue)
+    grid = _grid(venue, CELL_M, fence)[0]
+    doors, _ = _doors(venue)
+    t = CELL_M
+    w, h = venue.width_m, venue.height_m
+    pieces: list[tuple[str, tuple[float, float, float, float], bool]] = []
+    for name, x0, y0, x1, y1 in doors:
+        along_x = y0 < 0 or y1 > h  # a door in the south or north edge
+        if along_x:
+            fixed = -t if y0 < 0 else h
+            pieces.append((name, (x0, fixed, x1, fixed + t), True))
+        else:
+            fixed = -t if x0 < 0 else w
+            pieces.append((name, (fixed, y0, fixed + t, y1), False))
+    pieces.extend(fence[1])
+    pas = grid.open_fraction()
+    out = []
+    for name, rect, along_x in pieces:
+        zone = venue.zones[name]
+        x0, y0, x1, y1 = zone.bounds()
+        extent = (x1 - x0) if along_x else (y1 - y0)
+        drawn = extent if zone.kind == "checkpoint" else zone.width_m
+        cover = cover_fraction(grid, rect, along_x)
+        rows = cover.any(axis=1 if along_x else 0).sum()
+        rep = float((np.minimum(pas, cover)).sum()) * CELL_M / max(int(rows), 1)
+        out.append(OpeningWidth(name, float(drawn), rep))
+    return out

@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 
-from softtarget import __version__
 from softtarget.bad_input import fail_on_bad_input, require_configuration
 from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
@@ -84,11 +83,28 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, *a: A
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: the package's version, read only when asked for (it is slow to read)."""
+    if not value or ctx.resilient_parsing:
+        return
+    import softtarget
+
+    click.echo(f"softtarget, version {softtarget.__version__}")
+    ctx.exit()
+
+
 @click.group(
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, prog_name="softtarget")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """Crowds, security staff and diffuse threats at soft targets.
 
@@ -132,8 +148,25 @@ def validate(scenarios: tuple[str, ...], overrides: tuple[str, ...]) -> None:
             f"{loaded.file}: ok ({sc.name}: {len(sc.configurations)} configurations, "
             f"hash {loaded.hash[:12]})"
         )
+        _warn_widths(str(loaded.file), sc)
     if failed:
         raise SystemExit(2)
+
+
+def _warn_widths(file: str, scenario: Any, show_all: bool = False) -> None:
+    """Say, per door and gate, the width the model uses where it differs from the drawn one."""
+    from softtarget.sim.layout import opening_widths
+
+    for o in opening_widths(scenario.venue):
+        if o.differs:
+            click.echo(
+                f"{file}: warning: venue.zones.{o.zone}: opening drawn {o.drawn_m:g} m wide, "
+                f"represented {o.represented_m:.2f} m (the zone is shorter than width_m along "
+                "its wall, or a wall, the fence or a corner closes part of it)",
+                err=True,
+            )
+        elif show_all:
+            click.echo(f"  {o.zone}: {o.drawn_m:g} m drawn, {o.represented_m:.2f} m represented")
 
 
 @main.command()
@@ -203,10 +236,13 @@ def venue(scenario: str, out: Path, configuration: str | None, overrides: tuple[
     """
     from softtarget.sim.plan import save_plan
 
-    sc = _load(scenario, overrides).scenario
+    loaded = _load(scenario, overrides)
+    sc = loaded.scenario
     if configuration is not None:
         require_configuration(sc, configuration)
     click.echo(f"plan: {save_plan(sc, out, configuration)}")
+    click.echo("doors and gates (width as drawn, width the model uses):")
+    _warn_widths(str(loaded.file), sc, show_all=True)
 
 
 # ----------------------------------------------------------------------------- runs ---

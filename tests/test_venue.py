@@ -124,3 +124,28 @@ def test_an_exit_inside_a_wall_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match="zone 'out' lies entirely inside walls"):
         load_scenario(str(path))
+
+
+def test_doors_and_gates_keep_their_drawn_width():
+    from softtarget.sim.layout import opening_widths
+
+    for name in ("festival", "stadium", "station", "worship"):
+        for o in opening_widths(load_scenario(name).scenario.venue):
+            assert o.represented_m == pytest.approx(o.drawn_m, abs=0.02), (name, o)
+
+
+def test_validate_warns_where_an_opening_is_narrower_than_drawn():
+    from click.testing import CliRunner
+
+    from softtarget.cli import main
+
+    # exit_west's zone runs 16 m along the west edge: a 30 m door cannot fit in it
+    res = CliRunner().invoke(
+        main, ["validate", "festival", "--set", "venue.zones.exit_west.width_m=30"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "warning: venue.zones.exit_west: opening drawn 30 m wide, represented 16.00 m" in (
+        res.stderr if hasattr(res, "stderr") else res.output
+    )
+    ok = CliRunner().invoke(main, ["validate", "festival"])
+    assert "warning" not in ok.output

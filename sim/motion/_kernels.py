@@ -59,6 +59,10 @@ def step_kernel(
     sink: np.ndarray,
     labels: np.ndarray,
     occ: np.ndarray,
+    pas: np.ndarray,
+    free_at: np.ndarray,
+    now: float,
+    lane_s: float,
     ix: np.ndarray,
     iy: np.ndarray,
     speed: np.ndarray,
@@ -90,6 +94,10 @@ def step_kernel(
     ``swaps``, a walker with no free downhill cell may change places with a resting neighbour
     downhill, squeezing past at ``swap_speed`` (at most one swap per step); the one displaced
     walks back to rest by itself.
+
+    ``pas`` is each cell's open fraction: a partly open cell (a door's edge) admits one
+    person per ``lane_s / pas`` seconds (``free_at`` holds when it next may, ``now`` is the
+    time), so its lane passes that fraction of a whole lane's flow (one per ``lane_s``).
 
     ``seed`` (from the caller's ``numpy.random.Generator``) seeds the kernel's own
     xorshift64* stream, so a step is a deterministic function of the state and the seed.
@@ -180,9 +188,14 @@ def step_kernel(
                 r = dec / ln
                 if r < r_min:
                     continue
-                # no corner cutting: both orthogonal cells of a diagonal move must be floor
-                if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
+                # no corner cutting: both orthogonal cells of a diagonal move must be whole
+                # floor (a partly open cell is a door's frame)
+                if (k & 1) and (
+                    occ[cy, x] == -2 or occ[y, cx] == -2 or pas[cy, x] < 1.0 or pas[y, cx] < 1.0
+                ):
                     continue
+                if pas[y, x] < 1.0 and now < free_at[y, x]:
+                    continue  # a partly open cell admits one person per lane_s / pas
                 u = noise * _rand(state)
                 ck[nc] = k
                 cxs[nc] = x
@@ -301,6 +314,8 @@ def step_kernel(
             ix[i] = x
             iy[i] = y
             odometer[i] += ch_dec
+            if pas[y, x] < 1.0:
+                free_at[y, x] = now + lane_s / pas[y, x]
             moves += 1
             if sink[d] and fields[d, y, x] == 0.0:
                 lab = labels[y, x]

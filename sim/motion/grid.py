@@ -15,6 +15,11 @@ Rasterisation rules (they decide how a door of nominal width maps to cells):
   cells, a 1.0 m door is 2 cells (0.8 m) or 3 cells (1.2 m) depending on alignment;
   :func:`open_width` reports the represented width.
 * Polygons (walls or regions) use the cell-centre rule (``matplotlib.path.Path``).
+* A cell may be only partly open (:attr:`Grid.passable` below 1): a door whose edge falls
+  inside a cell opens that cell for the fraction of it the door covers, and a person enters
+  it in a step with that probability, so an opening passes people in proportion to its drawn
+  width rather than to a whole number of cells.  :func:`open_width` counts partly open cells
+  by their fraction.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ from matplotlib.path import Path
 
 Rect = tuple[float, float, float, float]
 """An axis-aligned rectangle ``(xmin, ymin, xmax, ymax)`` in metres."""
+
+Opening = tuple[Rect, bool]
+"""An opening across a wall: the rectangle of the gap, and whether its width runs along x."""
+
+MIN_OPEN = 0.05
+"""Open fraction below which a cell an opening grazes stays closed (2 cm of a 0.4 m cell)."""
 
 DEFAULT_CELL = 0.4
 """Default cell size in metres (one person per cell: 6.25 persons/m² at most)."""
@@ -41,6 +52,9 @@ class Grid:
         y0: y of the lattice's lower-left corner (m).
         cell: cell edge length (m).
         walkable: bool array ``(ny, nx)``; ``False`` for walls and obstacles.
+        passable: float32 ``(ny, nx)`` open fraction of each cell (1 for floor, between 0
+            and 1 for a cell a door's edge cuts, 0 for walls); ``None``: every walkable cell
+            is wholly open.
 
     """
 
@@ -48,6 +62,13 @@ class Grid:
     y0: float
     cell: float
     walkable: np.ndarray
+    passable: np.ndarray | None = None
+
+    def open_fraction(self) -> np.ndarray:
+        """Open fraction of every cell as float32 ``(ny, nx)`` (0 on walls)."""
+        if self.passable is None:
+            return self.walkable.astype(np.float32)
+        return np.where(self.walkable, self.passable, 0.0).astype(np.float32)
 
     @property
     def ny(self) -> int:
@@ -97,7 +118,22 @@ class Grid:
 
     def with_blocked(self, mask: np.ndarray) -> Grid:
         """Return a copy with the cells in ``mask`` made unwalkable (e.g. a closed door)."""
-        return Grid(self.x0, self.y0, self.cell, self.walkable & ~mask)
+        return Grid(self.x0, self.y0, self.cell, self.walkable & ~mask, self.passable)
+
+    def with_openings(self, openings: Iterable[Opening]) -> Grid:
+        """Return a copy with door-like openings cut into walls at their drawn width.
+
+        Each opening is a rectangle across a wall and its orientation; the cells
+        it covers are opened, those it only partly covers along its width open for that
+        fraction (:attr:`passable`), whatever the wall's half-coverage rule made of them.
+        """
+        frac = np.zeros(self.shape, dtype=np.float32)
+        for rect, along_x in openings:
+            frac += _cover(self.x0, self.y0, self.cell, self.shape, rect, along_x)
+        cut = frac >= MIN_OPEN
+        walk = self.walkable | cut
+        pas = np.where(cut, np.minimum(frac, 1.0), self.open_fraction()).astype(np.float32)
+        return Grid(self.x0, self.y0, self.cell, walk, pas)
 
 
 def _rect_block_mask(
@@ -116,6 +152,34 @@ def _rect_block_mask(
     bx &= ox > eps
     by &= oy > eps
     return by[:, None] & bx[None, :]
+
+
+def cover_fraction(grid: Grid, o: Rect, along_x: bool) -> np.ndarray:
+    """Fraction of each cell of ``grid`` that opening ``o`` opens (see :func:`_cover`)."""
+    return _cover(grid.x0, grid.y0, grid.cell, grid.shape, o, along_x)
+
+
+def _cover(
+    x0: float, y0: float, cell: float, shape: tuple[int, int], o: Rect, along_x: bool
+) -> np.ndarray:
+    """Fraction of each cell's width that opening ``o`` opens (0 where it does not reach).
+
+    Along the opening's width the fraction is the overlap over the cell size; across it (the
+    wall's thickness) a cell counts when the opening covers half of it or more (half of the
+    thickness if thinner than a cell), the rule that blocks the wall's cells.
+    """
+    ny, nx = shape
+    xmin, ymin, xmax, ymax = o
+    lo_x = x0 + np.arange(nx) * cell
+    lo_y = y0 + np.arange(ny) * cell
+    ox = np.clip(np.minimum(lo_x + cell, xmax) - np.maximum(lo_x, xmin), 0.0, None)
+    oy = np.clip(np.minimum(lo_y + cell, ymax) - np.maximum(lo_y, ymin), 0.0, None)
+    eps = 1e-9
+    if along_x:
+        along, across = ox[None, :] / cell, oy[:, None] >= 0.5 * min(cell, ymax - ymin) - eps
+    else:
+        along, across = oy[:, None] / cell, ox[None, :] >= 0.5 * min(cell, xmax - xmin) - eps
+    return np.where(across, np.minimum(along, 1.0), 0.0).astype(np.float32)
 
 
 def build_grid(
@@ -160,8 +224,9 @@ def box_walls(area: Rect, thickness: float = 0.1) -> list[Rect]:
 
 
 def open_width(grid: Grid, line_mask: np.ndarray) -> float:
-    """Represented width (m) of an opening: walkable cells in ``line_mask`` times cell size.
+    """Represented width (m) of an opening: open fraction of the cells in ``line_mask``.
 
-    ``line_mask`` should select one row or column of cells across the opening.
+    ``line_mask`` should select one row or column of cells across the opening; a wholly open
+    cell counts its size, a partly open one its fraction of it.
     """
-    return float(np.count_nonzero(grid.walkable & line_mask)) * grid.cell
+    return float(grid.open_fraction()[line_mask].sum()) * grid.cell

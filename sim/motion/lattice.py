@@ -31,7 +31,12 @@ fresh random order; each, in turn:
 5. If no candidate is free, the agent waits and loses its budget (``blocked_keep`` = 0): it
    must accelerate again, a reaction time of about one cell.  The budget is capped at
    ``budget_cap`` (one diagonal move).
-6. An agent entering a target cell of a *sink* destination (an exit) is removed and counted
+6. A cell a door's edge cuts is open for a fraction ``p`` of its width
+   (:attr:`~softtarget.sim.motion.grid.Grid.passable`): it admits one person per
+   ``lane_s / p`` seconds, where ``lane_s`` (1.43 s) is the time between people in a whole
+   lane of a queued door (the lattice's own 0.7 persons/s per cell, 1.75 /(m·s)), so an
+   opening's capacity follows its drawn width, not a whole number of cells.
+7. An agent entering a target cell of a *sink* destination (an exit) is removed and counted
    by the cell's target label; on an attractor's target cells it stops.
 
 Calibration: ``T`` = 1.7 s and ``dt`` = 0.3 s make the periodic-corridor fundamental diagram
@@ -86,6 +91,9 @@ class MotionParams:
         swaps: a blocked walker may change places with a resting neighbour downhill (people
             standing in a crowd let others squeeze past); off for the validation cases.
         swap_speed: speed (m/s) at which a walker squeezes past someone resting (E).
+        lane_s: seconds between people through one whole cell of a queued door: the
+            lattice's measured 0.7 persons/s per 0.4 m cell (docs/validation.md); a partly
+            open cell (fraction p) admits one person per lane_s / p.
 
     """
 
@@ -101,6 +109,7 @@ class MotionParams:
     max_moves: int = 3
     swaps: bool = False
     swap_speed: float = 0.4
+    lane_s: float = 1.43
 
 
 def draw_speeds(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -152,6 +161,8 @@ class Lattice:
         self.counts = np.zeros(max(self.fields.n_labels, 1), dtype=np.int64)
         self.time = 0.0
         self._walk = g.walkable.astype(np.bool_)
+        self._pas = g.open_fraction()
+        self._free_at = np.zeros(g.shape, dtype=np.float64)
         self._next = 0
 
     @property
@@ -216,9 +227,9 @@ class Lattice:
         seed = int(rng.integers(0, 2**31 - 1))
         period = self.grid.nx * self.grid.cell if self.periodic_x else 0.0
         removed = K.step_kernel(
-            self.fields.fields, self.fields.sink, self.fields.labels, self.occ,
-            self.ix, self.iy, self.speed, self.dest, self.stop, self.active, self.budget,
-            self.odometer,
+            self.fields.fields, self.fields.sink, self.fields.labels, self.occ, self._pas,
+            self._free_at, self.time, p.lane_s, self.ix, self.iy, self.speed, self.dest,
+            self.stop, self.active, self.budget, self.odometer,
             self.counts, p.time_gap, p.overtake_max, p.lookahead, dt, self.grid.cell, period,
             p.noise, p.r_min, p.cost_floor, p.budget_cap, p.blocked_keep, p.max_moves,
             p.swaps, p.swap_speed, seed,
@@ -286,6 +297,8 @@ class Lattice:
         self.fields = fields
         self.occ = occ
         self._walk = walk.astype(np.bool_)
+        self._pas = fields.grid.open_fraction()
+        self._free_at = np.zeros(fields.grid.shape, dtype=np.float64)
         self.counts = np.zeros(max(fields.n_labels, 1), dtype=np.int64)
 
     def run(self, rng: np.random.Generator, duration: float) -> int:

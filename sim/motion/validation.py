@@ -101,11 +101,12 @@ def bottleneck_geometry(
     """Room, 0.4 m wall with an opening, 3.2 m of free space and a sink strip.
 
     The room is ``room`` x ``height`` m, the wall at x = ``room`` has an opening [lo, hi] in
-    y, the sink is the last 0.8 m.  Returns (grid, fields, room_mask, line across the wall).
+    y at its drawn width (cells its edges cut are partly open), the sink is the last 0.8 m.
+    Returns (grid, fields, room_mask, line across the wall).
     """
     area = (0.0, 0.0, room + 4.0, height)
     walls: list[Rect] = [(room, 0.0, room + 0.4, lo), (room, hi, room + 0.4, height)]
-    g = build_grid(area, walls, cell=cell)
+    g = build_grid(area, walls, cell=cell).with_openings([((room, lo, room + 0.4, hi), False)])
     ff = build_fields(g, [g.rect_mask((room + 3.2, 0.0, room + 4.0, height))])
     return g, ff, g.rect_mask((0.0, 0.0, room, height)), g.rect_mask((room, 0, room + 0.4, height))
 
