@@ -17,6 +17,7 @@ scenario seed and its replicate only (:func:`softtarget.sim.runs.run_seed`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import multiprocessing as mp
@@ -228,7 +229,15 @@ def execute_task(task: RunTask, out_dir: str, run_fn: RunFn | None = None) -> Ru
     exception of the run becomes a failure part (stage from ``RunError.stage``, else
     "simulate", or "write" when its output cannot be turned into the pinned tables); a results
     folder that cannot be written gives a ``fatal`` reference. Never raises an ``Exception``.
+    What the run left in memory is released before it returns (:func:`release_run`).
     """
+    try:
+        return _execute(task, out_dir, run_fn)
+    finally:
+        release_run()
+
+
+def _execute(task: RunTask, out_dir: str, run_fn: RunFn | None) -> RunRef:
     store = S.ResultsStore(out_dir)
     started = _now()
     t0 = time.perf_counter()
@@ -272,6 +281,29 @@ def execute_task(task: RunTask, out_dir: str, run_fn: RunFn | None = None) -> Ru
     return RunRef(task.run_id, S.RUN_OK, started, _now(), wall)
 
 
+#: Set in the workers of the local pool (:func:`_worker_init`): freeze after the first run.
+_FREEZE_AFTER_FIRST_RUN = False
+_frozen = False
+
+
+def release_run() -> None:
+    """Free what a finished run left in memory now, rather than several runs later.
+
+    A model is a web of mechanisms that point back at it: only Python's cycle collector frees
+    it, and the collector's full passes are rare in a process holding as many long-lived
+    objects as a worker does, so a worker would carry dead models (~10 MB each for the
+    built-in festival) for a while. So every run ends with a collection. In a worker of the
+    local pool, what is still alive after the first run (modules, compiled kernels, caches)
+    is then frozen (``gc.freeze``): later collections look at one run's objects only, in well
+    under a millisecond instead of ~0.1 s.
+    """
+    global _frozen
+    gc.collect()
+    if _FREEZE_AFTER_FIRST_RUN and not _frozen:
+        gc.freeze()
+        _frozen = True
+
+
 def _watch_parent(parent_pid: int) -> None:
     while True:
         time.sleep(1.0)
@@ -281,6 +313,8 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _worker_init(parent_pid: int) -> None:
     """Worker process setup: Ctrl-C is the coordinator's business; die with the coordinator."""
+    global _FREEZE_AFTER_FIRST_RUN
+    _FREEZE_AFTER_FIRST_RUN = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 

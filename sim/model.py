@@ -143,6 +143,23 @@ class SoftTargetModel(mesa.Model):
         self.datacollector.collect(self)
         self._next_sample += self.scenario.run.sample_every_s
 
+    def close(self) -> None:
+        """Release the run once its results are taken; the model cannot step afterwards.
+
+        Mesa keeps every model alive in a class-level registry (``Agent._ids``, the counter of
+        agent ids, keyed by model), so a worker running one model after another would hold
+        them all. This drops the model from that registry, deregisters its agents and breaks
+        the model's reference to its own wrapped ``step``, so that the model, its arrays and
+        its agents are freed. Calling it twice does nothing more.
+        """
+        for cls in {mesa.Agent, *self._agents_by_type}:
+            registry = cls.__dict__.get("_ids")  # a class that declares its own counter
+            if registry is not None:
+                registry.pop(self, None)
+        self.remove_all_agents()
+        self.__dict__.pop("step", None)  # Mesa's wrapper, a bound method of this model
+        self.running = False
+
     def outcome(self) -> dict[str, Any]:
         """The row of ``runs.parquet`` for this run (identity columns added by the caller)."""
         cw, threat, plan = self.crowd, self.threat, self.threat.plan
@@ -215,30 +232,33 @@ def simulate(task: RunTask) -> RunOutput:
         model = SoftTargetModel(task.scenario, task.configuration, task.seed)
     except Exception as exc:  # pragma: no cover - re-raised with its stage
         raise RunError("build", f"{type(exc).__name__}: {exc}") from exc
-    n_steps = round(task.scenario.run.duration_s / task.scenario.run.dt_s)
-    checker = InvariantChecker(model, task.run_id) if task.check_invariants else None
-    for _ in range(n_steps):
-        model.step()
+    try:
+        n_steps = round(task.scenario.run.duration_s / task.scenario.run.dt_s)
+        checker = InvariantChecker(model, task.run_id) if task.check_invariants else None
+        for _ in range(n_steps):
+            model.step()
+            if checker is not None:
+                checker.check()
+        identity = {
+            C.RUN_ID: task.run_id,
+            C.SCENARIO: task.scenario.name,
+            C.CONFIGURATION: task.configuration,
+            C.REPLICATE: task.replicate,
+            C.SEED: task.seed,
+        }
+        row = {**identity, **model.outcome(), C.WALL_TIME_S: time.perf_counter() - t0}
         if checker is not None:
-            checker.check()
-    identity = {
-        C.RUN_ID: task.run_id,
-        C.SCENARIO: task.scenario.name,
-        C.CONFIGURATION: task.configuration,
-        C.REPLICATE: task.replicate,
-        C.SEED: task.seed,
-    }
-    row = {**identity, **model.outcome(), C.WALL_TIME_S: time.perf_counter() - t0}
-    if checker is not None:
-        checker.check_row(row)
-    ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    for key in (C.RUN_ID, C.CONFIGURATION, C.REPLICATE):
-        ts.insert(0, key, identity[key])
-    ts = ts[[f.name for f in C.TIMESERIES_SCHEMA]]
-    ev = pd.DataFrame(model.events, columns=[C.T_S, C.KIND, C.ACTOR, C.DETAIL])
-    for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
-        ev.insert(0, key, identity[key])
-    return RunOutput(row=row, timeseries=ts, events=ev)
+            checker.check_row(row)
+        ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        for key in (C.RUN_ID, C.CONFIGURATION, C.REPLICATE):
+            ts.insert(0, key, identity[key])
+        ts = ts[[f.name for f in C.TIMESERIES_SCHEMA]]
+        ev = pd.DataFrame(model.events, columns=[C.T_S, C.KIND, C.ACTOR, C.DETAIL])
+        for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
+            ev.insert(0, key, identity[key])
+        return RunOutput(row=row, timeseries=ts, events=ev)
+    finally:  # a worker runs many models: free this one, its results taken or not
+        model.close()
 
 
 __all__ = ["Model", "SoftTargetModel", "simulate"]
