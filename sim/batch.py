@@ -115,7 +115,7 @@ def plan_tasks(
     the scenario's order) picks some. Every configuration of one replicate gets the same seed,
     ``run_seed(scenario.run.seed, replicate)`` (common random numbers), so comparisons between
     configurations are paired. Raises ``ScenarioError`` for an unknown configuration name and
-    ``ValueError`` for fewer than one replication.
+    ``ValueError`` for fewer than one replication or more runs than ``bounds.MAX_RUNS``.
     """
     known = list(scenario.configurations)
     if configurations is None:
@@ -126,10 +126,12 @@ def plan_tasks(
     n = scenario.run.replications if replications is None else replications
     if int(n) < 1:
         raise ValueError(f"replications must be at least 1, got {n}")
-    from softtarget.sim.bounds import MAX_REPLICATIONS
+    from softtarget.sim.bounds import check_runs
 
-    if int(n) > MAX_REPLICATIONS:
-        raise ValueError(f"replications must be at most {MAX_REPLICATIONS:,}, got {int(n):,}")
+    source = "run.replications" if replications is None else "replications"
+    too_many = check_runs(int(n), len(names), source=source)
+    if too_many:
+        raise ValueError(too_many)
     tasks = []
     for replicate in range(int(n)):
         seed = run_seed(int(scenario.run.seed), replicate)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -41,6 +41,9 @@ MAX_ATTACKERS: Final = 20
 MAX_VISITORS: Final = 2_000_000
 #: Most replications per configuration (run.replications and --reps).
 MAX_REPLICATIONS: Final = 1_000_000
+#: Most runs one batch (or one sweep, over all its points) may plan: replications ×
+#: configurations (× points).
+MAX_RUNS: Final = 1_000_000
 #: Area of one lattice cell, m² (0.4 m x 0.4 m).
 CELL_AREA_M2: Final = 0.16
 #: Bytes of memory a lattice cell needs, about: floor fields (float32, one per target and a
@@ -157,12 +160,22 @@ def _check_run(sc: Scenario, out: list[Breach]) -> None:
                 f"at most {MAX_STEPS:,} steps per run: a larger dt_s or a shorter duration_s",
             )
         )
+    configurations = len(sc.configurations)
     if run.replications > MAX_REPLICATIONS:
         out.append(
             Breach(
                 ("run", "replications"),
                 f"{run.replications:,} replications",
                 f"at most {MAX_REPLICATIONS:,}",
+            )
+        )
+    elif run.replications * configurations > MAX_RUNS:
+        out.append(
+            Breach(
+                ("run", "replications"),
+                f"{run.replications:,} replications × {_count(configurations, 'configuration')}"
+                f" = {run.replications * configurations:,} runs",
+                f"at most {MAX_RUNS:,} runs per batch",
             )
         )
 
@@ -243,6 +256,40 @@ def check_bounds(scenario: Scenario) -> list[Breach]:
     return out
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def check_runs(
+    replications: int | Sequence[int],
+    configurations: int,
+    *,
+    source: str = "replications",
+    per: str = "batch",
+) -> str | None:
+    """Why a batch (or sweep) of this many runs is refused, in one line (None: it is not).
+
+    ``replications`` is the count of one batch, or one count per point of a sweep;
+    ``source`` names where it came from (``--reps``, ``run.replications``...). The runs are
+    replications × configurations (× points) and may be at most :data:`MAX_RUNS`, e.g.
+    ``--reps 400000 × 4 configurations = 1,600,000 runs; at most 1,000,000 runs per batch``.
+    """
+    per_point = [replications] if isinstance(replications, int) else list(replications)
+    runs = sum(per_point) * configurations
+    if runs <= MAX_RUNS:
+        return None
+    if isinstance(replications, int):
+        factors = [f"{source} {replications}", _count(configurations, "configuration")]
+    elif len(set(per_point)) == 1:
+        factors = [f"{source} {per_point[0]}", _count(configurations, "configuration"),
+                   _count(len(per_point), "point")]  # fmt: skip
+    else:
+        factors = [f"{source} {min(per_point)} to {max(per_point)} ({sum(per_point):,} over"
+                   f" {_count(len(per_point), 'point')})",
+                   _count(configurations, "configuration")]  # fmt: skip
+    return f"{' × '.join(factors)} = {runs:,} runs; at most {MAX_RUNS:,} runs per {per}"
+
+
 def check_input_file(path: Path) -> str | None:
     """Why ``path`` must not be read as a scenario file (None when it may be).
 
@@ -282,6 +329,8 @@ def bounds_markdown() -> str:
         ("`run.duration_s`", f"at most {MAX_DURATION_S:,.0f} s (24 h)"),
         ("`run.dt_s`", f"at least {MIN_DT_S:g} s; at most {MAX_STEPS:,} steps per run"),
         ("`run.replications`, `--reps`", f"at most {MAX_REPLICATIONS:,}"),
+        ("runs per batch (replications × configurations; a sweep: × points, all together)",
+         f"at most {MAX_RUNS:,}"),
         ("staff per configuration (every group's `count`)", f"at most {MAX_STAFF:,}"),
         ("cameras per configuration", f"at most {MAX_CAMERAS:,}"),
         ("attackers in one attack (`threat.attackers` keys)", f"at most {MAX_ATTACKERS}"),
@@ -312,6 +361,7 @@ __all__ = [
     "MAX_DURATION_S",
     "MAX_INPUT_BYTES",
     "MAX_REPLICATIONS",
+    "MAX_RUNS",
     "MAX_STAFF",
     "MAX_START_DENSITY",
     "MAX_VISITORS",
@@ -320,5 +370,6 @@ __all__ = [
     "bounds_markdown",
     "check_bounds",
     "check_input_file",
+    "check_runs",
     "physical_memory",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from softtarget.bad_input import fail_on_bad_input, require_configuration
+from softtarget.bad_input import BadInput, fail_on_bad_input, require_configuration
 from softtarget.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from softtarget.cli_animate import COMMANDS as ANIMATE_COMMANDS
 from softtarget.cli_sweep import COMMANDS as SWEEP_COMMANDS
@@ -350,6 +350,7 @@ def batch(
       softtarget batch festival --reps 500 --scheduler tcp://10.0.0.5:8786 --out /shared/f2
     """
     from softtarget.sim.batch import Terminated, plan_tasks, run_batch
+    from softtarget.sim.bounds import check_runs
     from softtarget.sim.engines import open_engine, parse_scheduler
     from softtarget.sim.errors import EngineError
 
@@ -360,6 +361,9 @@ def batch(
     loaded = _load(scenario, overrides)
     sc = loaded.scenario
     out = results_folder(out, resume=resume, scenario=sc.name, command="batch")
+    n_configs = len(set(configurations) or sc.configurations)
+    if reps is not None and (too_many := check_runs(reps, n_configs, source="--reps")):
+        raise BadInput(too_many)  # before anything is written
     tasks = plan_tasks(
         sc,
         loaded.hash,

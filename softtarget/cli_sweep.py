@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from softtarget.bad_input import fail_on_bad_input, require_configuration
+from softtarget.bad_input import BadInput, fail_on_bad_input, require_configuration
 from softtarget.options import (
     FOLDER,
     config_option,
@@ -116,6 +116,7 @@ def sweep_command(
     Every point is checked before any run; --resume skips the complete points.
     """
     from softtarget.sim.batch import plan_tasks
+    from softtarget.sim.bounds import check_runs
     from softtarget.sim.sweep import (
         KIND_SWEEP,
         grid_variants,
@@ -128,6 +129,11 @@ def sweep_command(
     points = load_points(scenario, overrides, variants)
     first = points[0].loaded.scenario
     plan_tasks(first, points[0].loaded.hash, configurations=list(configurations) or None)
+    per_point = [reps or p.loaded.scenario.run.replications for p in points]
+    n_configs = len(set(configurations) or first.configurations)
+    source = "--reps" if reps else "run.replications"
+    if too_many := check_runs(per_point, n_configs, source=source, per="sweep"):
+        raise BadInput(too_many)  # before anything is written
     out = results_folder(out, resume=resume, scenario=first.name, command="sweep")
     index = make_index(
         KIND_SWEEP,
@@ -231,6 +237,7 @@ def sensitivity_command(
         sample,
     )
     from softtarget.sim import columns as C
+    from softtarget.sim.bounds import check_runs
     from softtarget.sim.loader import load_scenario
     from softtarget.sim.sweep import KIND_SENSITIVITY, load_points, make_index, prepare_folder
 
@@ -255,6 +262,9 @@ def sensitivity_command(
     ]
     points = load_points(scenario, overrides, variants)
     reps = reps or 1
+    per_point = [reps] * len(points)
+    if too_many := check_runs(per_point, 1, source="--reps", per="sensitivity analysis"):
+        raise BadInput(too_many)  # before anything is written
     out = results_folder(out, resume=resume, scenario=base.scenario.name, command="sensitivity")
     index = make_index(
         KIND_SENSITIVITY,

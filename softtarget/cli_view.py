@@ -8,6 +8,11 @@ The page (:mod:`softtarget.sim.view`) is served by Solara's Starlette app under 
 process: the scenario is loaded and checked first (bad input exits 2 before anything
 listens), then bound to the page, and the listening socket is opened before the address is
 printed, so the address is ready to open when it appears.
+
+As in Jupyter, the address carries a random token (``?token=...``) drawn at start, and the app
+is wrapped in :class:`softtarget.view_guard.ViewGuard`: a request without the token (or the
+cookie the first good request set), with a foreign ``Host`` or, for a WebSocket or a change,
+a foreign ``Origin`` gets 403.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import click
 
 from softtarget.bad_input import BadInput, fail_on_bad_input, one_run
 from softtarget.options import config_option, replicate_option, seed_option, set_option
+from softtarget.view_guard import TOKEN_PARAM, ViewGuard, new_token
 
 __all__ = ["COMMANDS", "view"]
 
@@ -43,9 +49,10 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(host: str, sock: socket.socket) -> str:
+def _url(host: str, sock: socket.socket, token: str) -> str:
     port = sock.getsockname()[1]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    origin = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{origin}/?{TOKEN_PARAM}={token}"
 
 
 @click.command(
@@ -83,11 +90,13 @@ def view(
     the local density and a clock with the key moments, next to a live chart of the queue,
     the people inside, the fleeing and the injured or killed. Its sidebar picks the
     configuration and the seed (then Reset) and steps, plays or pauses the run. The server
-    listens on localhost unless --host says otherwise; Ctrl-C stops it.
+    listens on localhost unless --host says otherwise, and answers only the printed address:
+    it carries a random token, as Jupyter's does; Ctrl-C stops it.
     """
     sc, configuration, seed = one_run(scenario, configuration, seed, replicate, overrides)
     sock = _listen(host, port)
-    url = _url(host, sock)
+    token = new_token()
+    url = _url(host, sock, token)
     # Solara reads its settings from the environment when it is first imported.
     os.environ["SOLARA_APP"] = "softtarget.sim.view"
     os.environ["SOLARA_MODE"] = "production"  # no file watcher, no hot reload
@@ -97,11 +106,14 @@ def view(
     # Plain http on a loopback address: the session cookie falls back to samesite=lax.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
     import uvicorn
+    from solara.server.starlette import app
 
     from softtarget.sim.view import bind
 
     bind(sc, configuration, seed)
-    config = uvicorn.Config("solara.server.starlette:app", log_level="warning")
+    address, bound_port = sock.getsockname()[:2]
+    guarded = ViewGuard(app, token=token, host=host, port=bound_port, address=address)
+    config = uvicorn.Config(guarded, log_level="warning")
     click.echo(f"softtarget view: serving {sc.name} on {url}  (Ctrl-C stops)")
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -394,6 +394,18 @@ def test_hostile_input_files_are_refused_before_reading(tmp_path):
         (["batch", "festival", "--workers", "0"], "1<=x"),
         (["venue", "festival", "--out", "plan.exe"], "allowed: .png, .svg, .pdf"),
         (["batch", "festival", "--scheduler", "local:100000"], "at most 1024"),
+        (["batch", "festival", "--reps", "600000"], "= 1,200,000 runs; at most 1,000,000 runs"),
+        (
+            [
+                "sweep",
+                "festival",
+                "--param",
+                "crowd.initial_inside=100,200,300",
+                "--reps",
+                "400000",
+            ],
+            "× 3 points = 2,400,000 runs; at most 1,000,000 runs per sweep",
+        ),
     ],
 )
 def test_command_line_numbers_are_checked(args, message, tmp_path):
