@@ -127,7 +127,12 @@ class Crowd(People):
     # ------------------------------------------------------------------------ arrivals ---
 
     def arrive(self) -> None:
-        """Planned visitors whose time has come step onto a platform, into a line or inside."""
+        """Planned visitors whose time has come step onto a platform, into a line or inside.
+
+        Once the venue has ordered a response, the site is closed: nobody more arrives.
+        """
+        if self.model.response.entry_closed:
+            return
         t = self.model.t
         start = self._next_planned
         while self._next_planned < len(self._planned) and (

@@ -2,11 +2,13 @@
 
 The local density at each person (over 1.2 m × 1.2 m on the lattice) comes from the crowd's
 step (:mod:`softtarget.sim.crowd`). Exposure counts the person-seconds above
-``crowd.exposure_density_ppm2``; the crush hazard applies to people in flight or evacuation
+``crowd.exposure_density_ppm2``; the crush hazard applies to people fleeing a threat they perceived
 who have stood in a jammed neighbourhood (``crush_density_ppm2``) for longer than
-``crush_onset_s``: crowds push in flight, a standing audience at the same density is not
-pushed. The coarse grid (4 m cells) is what attackers target and what hides an attacker from
-observers.
+``crush_onset_s``: a crowd in competitive flight pushes (the "faster is slower" regime of
+Helbing et al. 2000; measured as high competitiveness by Pastor et al. 2015), while a standing
+audience, or a crowd leaving calmly on an order or in a drill, queues at the same density
+without the forces that crush. The coarse grid (4 m cells) is what attackers target and
+what hides an attacker from observers.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class Density:
         self.exposure += float((rho > sc.exposure_density_ppm2).sum()) * dt
         exposed = rho >= sc.crush_density_ppm2
         self.pressed[:] = np.where(cw.rho >= sc.crush_density_ppm2, self.pressed + dt, 0.0)
-        pushed = cw.state[on] == State.FLEEING
+        # pushed: people fleeing a threat they perceived; an ordered, calm evacuation queues
+        pushed = (cw.state[on] == State.FLEEING) & cw.flee_fast[on]
         at_risk = exposed & pushed & (self.pressed[on] >= sc.crush_onset_s)
         if not at_risk.any():
             return

@@ -193,12 +193,14 @@ def _grid(
             start = max(start, hi)
     rects, gates = fence
     walls.extend(rects)
-    for wall in venue.walls:
-        if wall.rect is not None:
-            walls.append(tuple(wall.rect))  # type: ignore[arg-type]
-    polygons = [wall.corners() for wall in venue.walls if wall.rect is None]
-    grid = build_grid(area, walls=walls, polygons=polygons, cell=cell)
+    grid = build_grid(area, walls=walls, cell=cell)
     grid = grid.with_openings([*cuts, *((rect, along) for _, rect, along in gates)])
+    # the user's walls last: a door or gate never opens through them
+    own = [tuple(wall.rect) for wall in venue.walls if wall.rect is not None]
+    polygons = [wall.corners() for wall in venue.walls if wall.rect is None]
+    if own or polygons:
+        mine = build_grid(area, walls=own, polygons=polygons, cell=cell)  # type: ignore[arg-type]
+        grid = grid.with_blocked(~mine.walkable)
     cx, cy = grid.centres()
     outside = (cx < 0) | (cx > w) | (cy < 0) | (cy > h)
     behind_door = np.zeros(grid.shape, dtype=bool)

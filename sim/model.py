@@ -173,8 +173,9 @@ class SoftTargetModel(mesa.Model):
         killed = cw.state == State.KILLED
         hurt = (cw.state == State.INJURED) & ~cw.crushed  # crush injuries are counted apart
         still_fleeing = int((cw.state == State.FLEEING).sum())
+        since = start if started else self.response.t_ordered  # an attack, or a drill
         evac = (
-            cw.t_last_evacuated - start
+            cw.t_last_evacuated - since
             if not math.isnan(cw.t_first_flight)
             and still_fleeing == 0
             and not math.isnan(cw.t_last_evacuated)

@@ -5,7 +5,7 @@ first alert is recorded, and the police room sends its nearest capable units on 
 first against a gun or a vehicle) while armed units off site set out and arrive after their
 response time. A false alarm ties one free officer up for ``false_alarm_busy_s``. A control
 room that learns of an attack under way orders the configuration's response after
-``decision_delay_s``.
+``decision_delay_s``; a drill (``coordination.drill_at_s``) orders it by the clock.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class Response:
         self.room_knows_attack = False
         self.dispatched: set[int] = set()  # attackers the police have sent units to
         self.evacuating = False  # the venue ordered an evacuation
+        self.entry_closed = False  # an order is out: nobody more is let onto the site
+        if self.spec.drill_at_s is not None:  # a drill: the order comes by the clock
+            self.pending_at = float(self.spec.drill_at_s)
 
     def room_learns(self, kind: str) -> None:
         """A control room hears of something; an attack under way starts the decision."""
@@ -90,9 +93,13 @@ class Response:
         order = self.spec.response
         if order == "invacuate" and not self.shelters:
             order = "evacuate"
-        model.log(Event.VENUE_RESPONSE, "control_room", order)
+        drill = not self.room_knows_attack
+        model.log(Event.VENUE_RESPONSE, "control_room", f"{order} (drill)" if drill else order)
         if order == "none":
             return
+        # an evacuation, invacuation or lockdown closes the site to new arrivals (they are
+        # turned back before they come into the model, so they are not counted as visitors)
+        self.entry_closed = True
         guides = "stewards guide" if model.crowd.exits.guided else "no guidance"
         model.log(Event.PUBLIC_ADDRESS, "control_room", f"{order}; {guides}")
         if order == "lockdown":  # gates shut; everyone inside stops where they are

@@ -292,8 +292,10 @@ class Crowd(Section):
     )
     crush_hazard_per_s: Probability = Field(
         2e-4,
-        description="Per-second chance of a crush injury after the onset, for people in "
-        "flight or evacuation, where crowds push (E).",
+        description="Per-second chance of a crush injury after the onset, for people fleeing "
+        "a threat they perceived, where crowds push (competitive egress; Helbing et al. 2000, "
+        "Pastor et al. 2015; S); an ordered, calm evacuation or a drill queues without crush "
+        "(E).",
     )
     exposure_density_ppm2: PosFloat = Field(
         5.5,
@@ -675,6 +677,14 @@ class Coordination(Section):
         description="What the venue orders once it learns of an attack: evacuate (out by "
         "the exits), invacuate (into shelter zones), lockdown (gates closed, everyone inside "
         "stays where they are).",
+    )
+    drill_at_s: Duration | None = Field(
+        None,
+        description="Order the response at this time with no attack: an evacuation (or "
+        "invacuation, lockdown) drill. With threat.probability 0 a run tests the venue's "
+        "evacuation alone; evac_time_s is then counted from the order. Like every order, it "
+        "closes the site: nobody arrives after it. None: only an attack the control room "
+        "learns of triggers the response.",
     )
     guided_evacuation: bool | None = Field(
         None,

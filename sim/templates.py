@@ -193,7 +193,7 @@ class WorshipTemplate(Section):
             "prayer_hall": _zone("attractor", [x0 + 1, y0 + 2, x1 - 1, y1 - 1], weight=1),
             "door": _zone(
                 "checkpoint",
-                [cx - door / 2 - 1, y0 - 4, cx + door / 2 + 1, y0],
+                [cx - door / 2, y0 - 4, cx + door / 2, y0],
                 lanes=1,
                 width_m=door,
             ),

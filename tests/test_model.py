@@ -267,9 +267,58 @@ def test_a_standing_jammed_crowd_is_not_crushed(tmp_path: Path) -> None:
 
 
 def test_a_fleeing_jammed_crowd_is_crushed(tmp_path: Path) -> None:
+    # everyone perceives a threat in the middle of the stage and runs for the one door
     model = _jammed(tmp_path)
-    model.response.pending_at = 0.0  # evacuate through the one door at once
+    cw = model.crowd
+    centre = cw.xy[cw.state == State.INSIDE].mean(axis=0)
+    assert len(cw.flee(centre, 1e3)) > 1500
     for _ in range(60):
         model.step()
     assert model.density.crush_injured > 0
-    assert (model.crowd.state[model.crowd.crushed] == State.INJURED).all()
+    assert (cw.state[cw.crushed] == State.INJURED).all()
+
+
+def test_an_ordered_calm_evacuation_of_the_jam_is_not_crushed(tmp_path: Path) -> None:
+    # the same crowd and door, evacuated by an order with no threat perceived: it queues
+    model = _jammed(tmp_path)
+    model.response.pending_at = 0.0
+    for _ in range(60):
+        model.step()
+    assert (model.crowd.state == State.FLEEING).sum() > 1000  # they do leave, and queue ...
+    assert model.density.exposure > 0
+    assert model.density.crush_injured == 0  # ... without pushing
+
+
+@pytest.mark.parametrize("config", ["public_only", "public_private"])
+def test_a_drill_evacuates_without_an_attack_or_crush(config: str) -> None:
+    # an evacuation drill of a built-in venue: ordered by the clock, the site closed to new
+    # arrivals, everyone present out, nobody pushed, no crush
+    over = [
+        "threat.probability=0",
+        f"configurations.{config}.coordination.drill_at_s=60s",
+        f"configurations.{config}.coordination.response=evacuate",
+        "run.duration_s=600s",
+    ]
+    loaded = load_scenario("worship", over)
+    task = RunTask(loaded.scenario, loaded.hash, config, 0, 11, check_invariants=True)
+    res = simulate(task)
+    row, ts = res.row, res.timeseries
+    assert not row[C.ATTACK_STARTED]
+    assert row[C.CRUSH_INJURED] == 0
+    at_order = ts[ts[C.T_S] <= 60.0].iloc[-1]
+    present = at_order[C.N_ARRIVING] + at_order[C.N_QUEUING] + at_order[C.N_INSIDE]
+    assert present > 200
+    end = ts.iloc[-1]
+    assert end[C.N_EVACUATED] == row[C.VISITORS] >= present  # all out, nobody came in later
+    assert end[C.N_INSIDE] == end[C.N_QUEUING] == end[C.N_ARRIVING] == 0
+    assert 0 < row[C.EVAC_TIME_S] < 540, row[C.EVAC_TIME_S]
+    ev = res.events
+    orders = ev[ev[C.KIND] == C.Event.VENUE_RESPONSE]
+    assert len(orders) == 1
+    assert "drill" in orders[C.DETAIL].iloc[0] and orders[C.T_S].iloc[0] >= 60.0
+    # without the drill nothing is ordered, and the arrivals go on
+    quiet = load_scenario("worship", [over[0], over[3]])
+    res0 = simulate(RunTask(quiet.scenario, quiet.hash, config, 0, 11))
+    assert res0.timeseries[C.N_EVACUATED].iloc[-1] == 0
+    assert res0.row[C.VISITORS] > row[C.VISITORS]
+    assert math.isnan(res0.row[C.EVAC_TIME_S])

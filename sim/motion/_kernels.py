@@ -91,9 +91,10 @@ def step_kernel(
     """Advance all active agents by ``dt`` in random sequential order; return removals.
 
     An agent rests where its field is at most its ``stop`` distance (0: on the target). With
-    ``swaps``, a walker with no free downhill cell may change places with a resting neighbour
-    downhill, squeezing past at ``swap_speed`` (at most one swap per step); the one displaced
-    walks back to rest by itself.
+    ``swaps``, a walker with no free downhill cell may change places with a neighbour
+    downhill who is resting, or walking the other way (the swap brings both closer), squeezing
+    past at ``swap_speed`` (at most one swap per step); one displaced from rest walks back by
+    itself. Head-on, two walkers pass each other instead of locking.
 
     ``pas`` is each cell's open fraction: a partly open cell (a door's edge) admits one
     person per ``lane_s / pas`` seconds (``free_at`` holds when it next may, ``now`` is the
@@ -219,8 +220,11 @@ def step_kernel(
                         if x < 0 or x >= nx or y < 0 or y >= ny:
                             continue
                         j = occ[y, x]
-                        if j < 0 or fields[dest[j], y, x] > stop[j]:
-                            continue  # free (handled above), a wall, or someone walking
+                        if j < 0:
+                            continue  # free (handled above) or a wall
+                        fj = fields[dest[j], y, x]
+                        if fj > stop[j] and not fields[dest[j], cy, cx] < fj:
+                            continue  # someone walking whom this cell does not bring closer
                         if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
                             continue
                         dec = fc - fields[d, y, x]

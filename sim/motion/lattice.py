@@ -88,8 +88,9 @@ class MotionParams:
         blocked_keep: fraction of its budget an agent keeps when every downhill cell is taken
             (0: it must start again, a reaction time of about one cell's walking time).
         max_moves: maximum cell moves per agent per step.
-        swaps: a blocked walker may change places with a resting neighbour downhill (people
-            standing in a crowd let others squeeze past); off for the validation cases.
+        swaps: a blocked walker may change places with a neighbour downhill who is resting
+            (people standing in a crowd let others squeeze past) or walking the other way
+            (two people meeting head-on pass each other); off for the validation cases.
         swap_speed: speed (m/s) at which a walker squeezes past someone resting (E).
         lane_s: seconds between people through one whole cell of a queued door: the
             lattice's measured 0.7 persons/s per 0.4 m cell (docs/validation.md); a partly
