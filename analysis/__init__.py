@@ -17,6 +17,7 @@ from softtarget.analysis.compare import compare, format_comparison
 from softtarget.analysis.results import (
     load,
     load_events,
+    load_exits,
     load_failures,
     load_manifest,
     load_timeseries,
@@ -53,6 +54,7 @@ __all__ = [
     "format_comparison",
     "load",
     "load_events",
+    "load_exits",
     "load_failures",
     "load_manifest",
     "load_timeseries",

@@ -41,9 +41,11 @@ RUNS_FILE = S.TABLE_FILES[S.RUNS]
 FAILURES_FILE = S.TABLE_FILES[S.FAILURES]
 TIMESERIES_FILE = S.TABLE_FILES[S.TIMESERIES]
 EVENTS_FILE = S.TABLE_FILES[S.EVENTS]
+EXITS_FILE = S.TABLE_FILES[S.EXITS]
 
 __all__ = [
     "EVENTS_FILE",
+    "EXITS_FILE",
     "FAILURES_FILE",
     "MANIFEST_FILE",
     "RUNS_FILE",
@@ -51,6 +53,7 @@ __all__ = [
     "configuration_order",
     "load",
     "load_events",
+    "load_exits",
     "load_failures",
     "load_manifest",
     "load_timeseries",
@@ -164,6 +167,14 @@ def load_timeseries(results_dir: str | Path, *, missing_ok: bool = False) -> pd.
     With ``missing_ok`` an absent ``timeseries.parquet`` reads as an empty table.
     """
     return _sorted(_read(results_dir, S.TIMESERIES, missing_ok), C.T_S)
+
+
+def load_exits(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
+    """Load, per run and exit, who left by it and when (``EXITS_SCHEMA``), sorted by run.
+
+    With ``missing_ok`` an absent ``exits.parquet`` reads as an empty table.
+    """
+    return _sorted(_read(results_dir, S.EXITS, missing_ok), C.EXIT)
 
 
 def load_events(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:

@@ -179,13 +179,7 @@ def _default_run_fn() -> RunFn:
 
 
 def _identity(task: RunTask) -> dict[str, Any]:
-    return {
-        C.RUN_ID: task.run_id,
-        C.SCENARIO: str(task.scenario.name),
-        C.CONFIGURATION: task.configuration,
-        C.REPLICATE: task.replicate,
-        C.SEED: task.seed,
-    }
+    return task.identity
 
 
 def run_tables(task: RunTask, output: RunOutput, wall_time_s: float) -> dict[str, pa.Table]:
@@ -211,6 +205,7 @@ def run_tables(task: RunTask, output: RunOutput, wall_time_s: float) -> dict[str
     for kind, frame, schema in (
         (S.TIMESERIES, output.timeseries, C.TIMESERIES_SCHEMA),
         (S.EVENTS, output.events, C.EVENTS_SCHEMA),
+        (S.EXITS, output.exits, C.EXITS_SCHEMA),
     ):
         if frame is not None and len(frame.columns):
             frame = frame.assign(**per_row)

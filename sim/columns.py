@@ -13,7 +13,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 2  # 2: the attack's timeline (end, duration, first call, armed on scene)
+SCHEMA_VERSION: Final = 3  # 2: the attack's timeline (end, duration, ...); 3: exits.parquet
 
 
 def _metadata(table: str) -> dict[bytes, bytes]:
@@ -209,6 +209,28 @@ EVENTS_SCHEMA: Final = pa.schema(
         pa.field(DETAIL, pa.string(), nullable=False),
     ],
     metadata=_metadata("events"),
+)
+
+
+# --- exits.parquet: who left by which exit, and when -------------------------------------------
+EXIT: Final = "exit"
+N_LEFT_BY: Final = "left"
+N_EVACUATED_BY: Final = "evacuated"
+T_FIRST_EVACUATED_S: Final = "t_first_evacuated_s"
+T_LAST_EVACUATED_S: Final = "t_last_evacuated_s"
+
+EXITS_SCHEMA: Final = pa.schema(
+    [
+        pa.field(RUN_ID, pa.string(), nullable=False),
+        pa.field(CONFIGURATION, pa.string(), nullable=False),
+        pa.field(REPLICATE, pa.int64(), nullable=False),
+        pa.field(EXIT, pa.string(), nullable=False),
+        pa.field(N_LEFT_BY, pa.int64(), nullable=False),  # left in the normal course
+        pa.field(N_EVACUATED_BY, pa.int64(), nullable=False),  # fled or evacuated through it
+        pa.field(T_FIRST_EVACUATED_S, pa.float64()),  # model time; null when nobody
+        pa.field(T_LAST_EVACUATED_S, pa.float64()),
+    ],
+    metadata=_metadata("exits"),
 )
 
 

@@ -12,7 +12,9 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from softtarget.sim import columns as C
 from softtarget.sim.columns import Event
 from softtarget.sim.exits import ExitChoice
 from softtarget.sim.layout import STAY, layout_for
@@ -60,6 +62,8 @@ class Crowd(People):
         self.stay = self.layout.dest[STAY]
         self.zone_dest = np.array([self.layout.dest.get(n, -1) for n in geo.names])
         self.exits = ExitChoice(model, self)
+        self.exit_used = np.full(self.n, -1, dtype=np.int64)  # index into the exits, or -1
+        self.t_out = np.full(self.n, np.nan)  # when they passed out through it
         self.rho = np.zeros(self.n, dtype=np.float32)  # local density at each person
         self.resting = np.zeros(self.n, dtype=bool)  # at their spot at an attractor
         self.peak_now = 0.0
@@ -247,16 +251,51 @@ class Crowd(People):
     def step(self) -> None:
         """Reactions due now, one move of the lattice, and what follows from where people got."""
         self._start_flight()
+        dest = self.lattice.dest.copy()
         gone = self._move()
         if len(gone):
+            self._record_exit(gone, dest[gone])
             left = self.leaving[gone] | (self.state[gone] != State.FLEEING)
             self.state[gone] = np.where(left, State.LEFT, State.EVACUATED)
             self.leaving[gone] = False
             if not left.all():
                 self.t_last_evacuated = self.model.t
+        self.exits.review()
         self.model.screening.reach_lines()
         self._settle()
         self._move_on()
+
+    def _record_exit(self, gone: np.ndarray, dest: np.ndarray) -> None:
+        """Note the exit (and the time) by which each of ``gone`` left the lattice."""
+        exits = self.exits.dest
+        k = np.searchsorted(exits, dest)
+        k = np.minimum(k, len(exits) - 1)
+        hit = exits[k] == dest if len(exits) else np.zeros(len(gone), dtype=bool)
+        self.exit_used[gone[hit]] = k[hit]
+        self.t_out[gone[hit]] = self.model.t
+
+    def exit_records(self) -> pd.DataFrame:
+        """Per exit: who left by it and when (a row of ``exits.parquet`` for each exit).
+
+        Those who left in the normal course, those who fled or evacuated by it, and the model
+        times of the first and last evacuee (NaN when nobody).
+        """
+        rows = []
+        for k, name in enumerate(self.layout.exit_names):
+            by = self.exit_used == k
+            evac = by & (self.state == State.EVACUATED)
+            t = self.t_out[evac]
+            rows.append(
+                {
+                    C.EXIT: name,
+                    C.N_LEFT_BY: int((by & (self.state == State.LEFT)).sum()),
+                    C.N_EVACUATED_BY: int(evac.sum()),
+                    C.T_FIRST_EVACUATED_S: float(t.min()) if len(t) else math.nan,
+                    C.T_LAST_EVACUATED_S: float(t.max()) if len(t) else math.nan,
+                }
+            )
+        columns = [C.EXIT, C.N_LEFT_BY, C.N_EVACUATED_BY]
+        return pd.DataFrame(rows, columns=[*columns, C.T_FIRST_EVACUATED_S, C.T_LAST_EVACUATED_S])
 
     def _start_flight(self) -> None:
         """People whose reaction delay is over flee towards an exit, out of any line."""

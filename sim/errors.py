@@ -10,6 +10,7 @@
     ├── EngineError          the execution engine as a whole failed (start, lost scheduler)
     ├── WorkerCrashed        an engine gave up on a run whose worker processes kept dying
     ├── AnimationError       an animation cannot be written as asked (also a ValueError)
+    ├── TrajectoryError      trajectories cannot be recorded as asked (also a ValueError)
     └── BadInput             (softtarget.bad_input) bad command-line input, exit status 2
 """
 
@@ -85,3 +86,7 @@ class WorkerCrashed(SofttargetError):
 
 class AnimationError(SofttargetError, ValueError):
     """The animation cannot be written as asked (format, missing encoder, bad interval)."""
+
+
+class TrajectoryError(SofttargetError, ValueError):
+    """Trajectories cannot be recorded as asked (file type, unwritable path, bad interval)."""

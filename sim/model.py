@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -226,8 +227,15 @@ class SoftTargetModel(mesa.Model):
 Model = SoftTargetModel
 
 
-def simulate(task: RunTask) -> RunOutput:
-    """Execute one run and return its row, time series and events."""
+def simulate(
+    task: RunTask, observe: Callable[[SoftTargetModel, int], None] | None = None
+) -> RunOutput:
+    """Execute one run and return its row, time series and events.
+
+    ``observe(model, step)``, if given, is called before the first step (step 0) and after
+    each step; it must only read the model (:mod:`softtarget.sim.trajectories` records
+    positions so).
+    """
     t0 = time.perf_counter()
     try:
         model = SoftTargetModel(task.scenario, task.configuration, task.seed)
@@ -236,17 +244,15 @@ def simulate(task: RunTask) -> RunOutput:
     try:
         n_steps = round(task.scenario.run.duration_s / task.scenario.run.dt_s)
         checker = InvariantChecker(model, task.run_id) if task.check_invariants else None
-        for _ in range(n_steps):
+        if observe is not None:
+            observe(model, 0)
+        for step in range(1, n_steps + 1):
             model.step()
             if checker is not None:
                 checker.check()
-        identity = {
-            C.RUN_ID: task.run_id,
-            C.SCENARIO: task.scenario.name,
-            C.CONFIGURATION: task.configuration,
-            C.REPLICATE: task.replicate,
-            C.SEED: task.seed,
-        }
+            if observe is not None:
+                observe(model, step)
+        identity = task.identity
         row = {**identity, **model.outcome(), C.WALL_TIME_S: time.perf_counter() - t0}
         if checker is not None:
             checker.check_row(row)
@@ -257,7 +263,10 @@ def simulate(task: RunTask) -> RunOutput:
         ev = pd.DataFrame(model.events, columns=[C.T_S, C.KIND, C.ACTOR, C.DETAIL])
         for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
             ev.insert(0, key, identity[key])
-        return RunOutput(row=row, timeseries=ts, events=ev)
+        ex = model.crowd.exit_records()
+        for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
+            ex.insert(0, key, identity[key])
+        return RunOutput(row=row, timeseries=ts, events=ev, exits=ex)
     finally:  # a worker runs many models: free this one, its results taken or not
         model.close()
 

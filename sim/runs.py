@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from softtarget.sim import columns as C
+
 if TYPE_CHECKING:
     from softtarget.sim.schema import Scenario
 
@@ -72,12 +74,24 @@ class RunTask:
         """The run's identity."""
         return make_run_id(self.scenario_hash, self.configuration, self.replicate)
 
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The identity columns of its row: run id, scenario, configuration, replicate, seed."""
+        return {
+            C.RUN_ID: self.run_id,
+            C.SCENARIO: str(self.scenario.name),
+            C.CONFIGURATION: self.configuration,
+            C.REPLICATE: self.replicate,
+            C.SEED: self.seed,
+        }
+
 
 @dataclass
 class RunOutput:
-    """What one run produces: one row for ``runs.parquet`` and its time series and events."""
+    """What one run produces: a row for ``runs.parquet``, its time series, events and exits."""
 
     row: dict[str, Any]
     timeseries: pd.DataFrame
     events: pd.DataFrame
+    exits: pd.DataFrame | None = None  # one row per exit (None: a run without exits' records)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -189,6 +189,57 @@ class Trains(Section):
     )
 
 
+class SelfEvacuation(Section):
+    """How people who evacuate without stewards choose an exit (a logit choice)."""
+
+    scale_s: PosFloat = Field(
+        10.0,
+        description="Spread of the choice, seconds: an exit whose expected time (walk, plus "
+        "the wait at the queue seen at it, less the bonuses below) is this much longer is "
+        "chosen e times less often (multinomial logit, random utility; Lovreglio et al. 2016, "
+        "Haghani & Sarvi 2016: distance and congestion dominate; E). Small: everyone takes "
+        "the best exit; large: a random one.",
+    )
+    familiar_s: NonNegFloat = Field(
+        10.0,
+        description="Bonus, seconds of walk, of the exit nearest to where a person came in "
+        "(their checkpoint or entrance): people leave the way they came (Sime 1985; Kinateder "
+        "et al. 2018: familiar exits chosen more; E).",
+    )
+    visible_s: NonNegFloat = Field(
+        10.0,
+        description="Bonus, seconds of walk, of an exit the person can see (no wall between, "
+        "within sight_m; Lovreglio et al. 2016, Haghani & Sarvi 2016: visible exits preferred; "
+        "E).",
+    )
+    sight_m: PosFloat = Field(
+        40.0,
+        description="Distance, metres, within which an exit is seen and recognised (exit "
+        "signs are legible over tens of metres, by their size, ISO 3864-1; E).",
+    )
+    review_s: PosFloat = Field(
+        5.0,
+        description="How often, seconds, self-evacuees in a jam reconsider their exit "
+        "(Haghani & Sarvi 2019: evacuees revise their choice as the queues change; E).",
+    )
+    review_density_ppm2: NonNegFloat = Field(
+        2.0,
+        description="Local density, persons/m², from which a self-evacuee counts as in a jam "
+        "and reconsiders (E).",
+    )
+    stay_s: NonNegFloat = Field(
+        10.0,
+        description="Bonus, seconds, of the exit a person reconsidering already heads for: "
+        "people switch only for a clearly better one (decision inertia; Haghani & Sarvi "
+        "2019; E).",
+    )
+    queue_radius_m: PosFloat = Field(
+        10.0,
+        description="People heading to a seen exit within this distance of it are the queue "
+        "a person expects to wait for, at crowd.door_flow_pmps per metre of its width (E).",
+    )
+
+
 class Crowd(Section):
     """Visitors or passengers: how many, how they arrive, move, report and react."""
 
@@ -230,10 +281,15 @@ class Crowd(Section):
         description="Extra metres people accept rather than flee past the threat: an exit "
         "within 60° of the threat's direction costs this much more in the choice of exit (E).",
     )
+    exit_choice: SelfEvacuation = Field(
+        default_factory=SelfEvacuation,
+        description="How people evacuating without stewards choose an exit.",
+    )
     door_flow_pmps: PosFloat = Field(
         1.6,
         description="Flow per metre of door width, persons/(m·s), that guiding stewards "
-        "expect when they balance the load between exits (Seyfried et al. 2009 bottleneck "
+        "expect when they balance the load between exits, and that self-evacuees expect of "
+        "the queue they see (Seyfried et al. 2009 bottleneck "
         "experiments 1.3–1.9; V).",
     )
     dwell_s: Dist = Field(

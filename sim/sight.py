@@ -104,6 +104,24 @@ class Sight:
             seen = flat.reshape(ny, nx)
         return seen
 
+    def view_of(self, bounds: tuple[float, float, float, float], range_m: float) -> np.ndarray:
+        """Cells from which a rectangle (an exit) is seen.
+
+        Those within ``range_m`` of it with a clear line from the cell's centre to the
+        rectangle's nearest point.
+        """
+        x0, y0, x1, y1 = bounds
+        gx, gy = self.grid.centres()
+        px, py = np.clip(gx, x0, x1), np.clip(gy, y0, y1)
+        near = (np.hypot(gx - px, gy - py) <= range_m) & self.grid.walkable
+        idx = np.flatnonzero(near)
+        seen = np.zeros(self.shape, dtype=bool)
+        if len(idx):
+            a = np.column_stack([gx.ravel()[idx], gy.ravel()[idx]])
+            b = np.column_stack([px.ravel()[idx], py.ravel()[idx]])
+            seen.ravel()[idx] = self.clear(a, b)
+        return seen
+
     def covered(self, mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
         """Whether the points ``xy`` (n, 2) lie in cells of coverage ``mask``."""
         xy = np.atleast_2d(xy)
@@ -127,6 +145,19 @@ def _coverage_cached(venue_json: str, camera_json: str) -> np.ndarray:
     mask = _sight_cached(venue_json).coverage(Camera.model_validate_json(camera_json))
     mask.setflags(write=False)
     return mask
+
+
+@functools.lru_cache(maxsize=64)
+def _view_cached(venue_json: str, bounds: tuple[float, float, float, float], range_m: float):
+    mask = _sight_cached(venue_json).view_of(bounds, range_m)
+    mask.setflags(write=False)
+    return mask
+
+
+def view_for(venue: Venue, bounds: tuple[float, float, float, float], range_m: float) -> np.ndarray:
+    """The cells of ``venue`` from which the rectangle ``bounds`` is seen (cached)."""
+    venue_json = json.dumps(venue.model_dump(mode="json"), sort_keys=True)
+    return _view_cached(venue_json, tuple(float(b) for b in bounds), float(range_m))
 
 
 def coverage_for(venue: Venue, camera: Camera) -> np.ndarray:
@@ -161,4 +192,4 @@ def shielding_bodies(
     return out
 
 
-__all__ = ["Sight", "coverage_for", "shielding_bodies", "sight_for"]
+__all__ = ["Sight", "coverage_for", "shielding_bodies", "sight_for", "view_for"]

@@ -78,6 +78,7 @@ BATCH_ABANDONED: Final = "abandoned"
 RUNS: Final = "runs"
 TIMESERIES: Final = "timeseries"
 EVENTS: Final = "events"
+EXITS: Final = "exits"
 FAILURES: Final = "failures"
 
 #: The kinds of table, each with its pinned schema, in the order a run's parts are committed
@@ -85,10 +86,11 @@ FAILURES: Final = "failures"
 SCHEMAS: Final[dict[str, pa.Schema]] = {
     TIMESERIES: C.TIMESERIES_SCHEMA,
     EVENTS: C.EVENTS_SCHEMA,
+    EXITS: C.EXITS_SCHEMA,
     FAILURES: C.FAILURES_SCHEMA,
     RUNS: C.RUNS_SCHEMA,
 }
-TABLES: Final = (RUNS, TIMESERIES, EVENTS, FAILURES)
+TABLES: Final = (RUNS, TIMESERIES, EVENTS, EXITS, FAILURES)
 #: The file name of each consolidated table (``runs.parquet``...).
 TABLE_FILES: Final = {table: f"{table}.parquet" for table in TABLES}
 #: The key of the schema version in a table's Arrow metadata (the version is
@@ -908,6 +910,11 @@ def read_timeseries(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
 def read_events(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Read ``events``: what happened when, in the successful runs."""
     return read_table(out_dir, EVENTS)
+
+
+def read_exits(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read ``exits``: per run and exit, who left by it and when the evacuees did."""
+    return read_table(out_dir, EXITS)
 
 
 def read_failures(out_dir: str | os.PathLike[str]) -> pd.DataFrame:

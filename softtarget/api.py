@@ -157,12 +157,13 @@ class RunResult:
     ``wall_time_s``; ``pandas.Series(result.row)`` shows it as a column. ``timeseries`` holds
     the sampled reporters (one row every ``run.sample_every_s``) and ``events`` the event log
     (``t_s``, ``kind``, ``actor``, ``detail``), with the columns of ``timeseries.parquet`` and
-    ``events.parquet``.
+    ``events.parquet``; ``exits`` one row per exit, with the columns of ``exits.parquet``.
     """
 
     row: dict[str, Any]
     timeseries: pd.DataFrame
     events: pd.DataFrame
+    exits: pd.DataFrame
 
     @property
     def run_id(self) -> str:
@@ -219,7 +220,8 @@ def simulate(
         check_invariants=check_invariants,
     )
     out = simulate_task(task)
-    return RunResult(row=dict(out.row), timeseries=out.timeseries, events=out.events)
+    exits = out.exits if out.exits is not None else pd.DataFrame()
+    return RunResult(row=dict(out.row), timeseries=out.timeseries, events=out.events, exits=exits)
 
 
 # --- batches -----------------------------------------------------------------------------------

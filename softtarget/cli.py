@@ -270,6 +270,23 @@ def _fmt(value: Any) -> str:
     help="Check the model's invariants at every step (slower); a violation exits 1 "
     "naming the step, the invariant and the people involved."
 )
+@click.option(
+    "--trajectories",
+    type=click.Path(path_type=Path),  # a folder is refused in one line, as a bad suffix is
+    default=None,
+    metavar="PATH.parquet",
+    help="Also write every visitor's position (id, frame, x, y in metres, t_s, state) to this "
+    "Parquet file, in PedPy's format with its frame rate in the metadata; the outcome is the "
+    "same as without it (docs/validation.md, 'Trajectories for PedPy').",
+)
+@click.option(
+    "--trajectory-every",
+    "trajectory_every",
+    default=None,
+    metavar="DURATION",
+    help="Model time between two frames of --trajectories, a whole number of steps of "
+    "run.dt_s (e.g. 0.6s or 1.2s) [default: every step].",
+)
 @set_option()
 @fail_on_bad_input
 def run(
@@ -279,20 +296,28 @@ def run(
     replicate: int | None,
     show_events: bool,
     check_invariants: bool,
+    trajectories: Path | None,
+    trajectory_every: str | None,
     overrides: tuple[str, ...],
 ) -> None:
     """Run one simulation and print its outcome summary.
 
-    Re-run any row of a batch with its configuration and seed.
+    Re-run any row of a batch with its configuration and seed. With --trajectories, the
+    positions of everyone standing in the venue go to a Parquet file that PedPy reads
+    (softtarget.sim.trajectories.to_pedpy); nothing is written when the path or the interval
+    is refused.
 
     \b
     Example:
       softtarget run festival --config public_private --replicate 3
+      softtarget run worship --set run.duration_s=5min --trajectories worship.parquet \\
+          --trajectory-every 0.6s
     """
     from softtarget.sim.invariants import InvariantError
     from softtarget.sim.model import simulate
     from softtarget.sim.runs import RunTask, run_seed
 
+    every_s = _trajectory_options(trajectories, trajectory_every)
     loaded = _load(scenario, overrides)
     sc = loaded.scenario
     configuration = require_configuration(sc, configuration)
@@ -300,7 +325,7 @@ def run(
     seed = run_seed(sc.run.seed, replicate) if seed is None else seed
     task = RunTask(sc, loaded.hash, configuration, replicate, seed, check_invariants)
     try:
-        out = simulate(task)
+        out = simulate(task) if trajectories is None else _record(task, trajectories, every_s)
     except InvariantError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -310,6 +335,46 @@ def run(
     if show_events:
         click.echo("")
         click.echo(out.events[["t_s", "kind", "actor", "detail"]].to_string(index=False))
+    if trajectories is not None:
+        tr = out.extra["trajectories"]
+        click.echo(
+            f"trajectories: {tr['path']} ({tr['frames']:,} frames every {tr['every_s']:g} s, "
+            f"{tr['rows']:,} positions)"
+        )
+
+
+def _trajectory_options(path: Path | None, every: str | None) -> float | None:
+    """``--trajectory-every`` in seconds, once ``--trajectories`` is checked (before any run)."""
+    if path is None:
+        if every is not None:
+            raise BadInput("--trajectory-every: needs --trajectories PATH.parquet")
+        return None
+    from softtarget.sim.errors import TrajectoryError
+    from softtarget.sim.trajectories import check_path
+    from softtarget.sim.units import parse_duration
+
+    try:
+        check_path(path)
+        return None if every is None else parse_duration(every)
+    except TrajectoryError as exc:
+        raise BadInput(f"--trajectories: {exc}") from None
+    except ValueError as exc:
+        raise BadInput(f"--trajectory-every: {exc}") from None
+
+
+def _record(task: Any, path: Path, every_s: float | None) -> Any:
+    """The run of ``task`` with its trajectories written to ``path``; bad input exits 2 unrun."""
+    from softtarget.sim.errors import TrajectoryError
+    from softtarget.sim.trajectories import simulate_with_trajectories, steps_per_frame
+
+    try:
+        steps_per_frame(task.scenario.run.dt_s, every_s)
+    except TrajectoryError as exc:
+        raise BadInput(f"--trajectory-every: {exc}") from None
+    try:  # refuses an unwritable path before running anything
+        return simulate_with_trajectories(task, path, every_s)
+    except TrajectoryError as exc:
+        raise BadInput(f"--trajectories: {exc}") from None
 
 
 @main.command()

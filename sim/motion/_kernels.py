@@ -144,7 +144,14 @@ def step_kernel(
             fc = fields[d, cy, cx]
             if (fc == 0.0 or fc <= stop[i]) and not periodic:
                 # arrived (sinks remove on arrival), or within its own resting distance
-                if first:
+                if fc == 0.0 and sink[d]:  # sent to a sink it already stands in: out
+                    lab = labels[cy, cx]
+                    if lab >= 0:
+                        counts[lab] += 1
+                    occ[cy, cx] = -1
+                    active[i] = False
+                    removed += 1
+                elif first:
                     b = 0.0
                 break
             # Choose the free downhill cell maximising r_k + noise * U, where r_k is the
