@@ -15,7 +15,8 @@ a threat steer away from it: an exit that lies towards the threat costs
 In a guided evacuation (staff with the ``guide`` power on site, or
 ``coordination.guided_evacuation``) stewards send each evacuee to the exit with the shortest
 expected time: the walk plus the wait at the door, at ``crowd.door_flow_pmps`` per metre of its
-width, counting everyone already sent there.
+width, counting everyone already sent there; those caught in a jam later reconsider as
+self-evacuees do.
 """
 
 from __future__ import annotations
@@ -100,12 +101,12 @@ class ExitChoice:
         return out
 
     def review(self) -> None:
-        """Self-evacuees caught in a jam reconsider their exit, every ``review_s``.
+        """Evacuees caught in a jam reconsider their exit, every ``review_s``.
 
-        People fleeing on their own (not guided) whose local density is at least
-        ``review_density_ppm2`` choose again (:meth:`choose`), their current exit
-        ``stay_s`` the better: people change exits when the queue at theirs grows (Haghani &
-        Sarvi 2019).
+        People fleeing or evacuating, guided or not (stewards and evacuees see the queues
+        too), whose local density is at least ``review_density_ppm2`` choose again
+        (:meth:`choose`), their current exit ``stay_s`` the better: people change exits
+        when the queue at theirs grows (Haghani & Sarvi 2019).
         """
         model, spec = self.model, self.spec
         if model.t < self.next_review:
@@ -123,8 +124,8 @@ class ExitChoice:
 
         For exit ``e``: walk time (with the detour away from a threat) + the wait behind
         the queue seen there (:meth:`queue_ahead`, over its capacity; only for an exit in
-        sight) - ``familiar_s`` for the exit nearest to where
-        the person came in - ``visible_s`` for an exit in sight. The exit minimising
+        sight) - ``familiar_s`` for the exit nearest to where the person came in -
+        ``visible_s`` for an exit in sight. The exit minimising
         ``time / scale_s - G``, with ``G`` standard Gumbel draws, is taken: the multinomial
         logit with scale ``scale_s``. Exits that cannot be reached are never taken.
         """

@@ -219,7 +219,7 @@ class SelfEvacuation(Section):
     )
     review_s: PosFloat = Field(
         5.0,
-        description="How often, seconds, self-evacuees in a jam reconsider their exit "
+        description="How often, seconds, evacuees in a jam (guided or not) reconsider their exit "
         "(Haghani & Sarvi 2019: evacuees revise their choice as the queues change; E).",
     )
     review_density_ppm2: NonNegFloat = Field(
