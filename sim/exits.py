@@ -58,6 +58,7 @@ class ExitChoice:
         self.views = [view_for(venue, tuple(b), self.spec.sight_m) for b in self.bounds]
         self.next_review = 0.0  # when self-evacuees next reconsider their exit
         self._familiar: np.ndarray | None = None  # per person, drawn at the first choice
+        self._taste: np.ndarray | None = None  # per exit and person, drawn at the first choice
         co = cfg.coordination
         guides = sum(g.count for g in cfg.staff.values() if "guide" in POWERS[g.role])
         self.guided = co.guided_evacuation if co.guided_evacuation is not None else guides > 0
@@ -128,6 +129,11 @@ class ExitChoice:
         ``visible_s`` for an exit in sight. The exit minimising
         ``time / scale_s - G``, with ``G`` standard Gumbel draws, is taken: the multinomial
         logit with scale ``scale_s``. Exits that cannot be reached are never taken.
+
+        ``G`` is each person's own taste for each exit (:meth:`taste`), drawn once: a person
+        reconsidering weighs the same exits the same way and changes only when the queues,
+        walks or sight lines have changed, not on a fresh draw of the dice (the unobserved
+        part of a person's utility is correlated over time: Haghani & Sarvi 2016, 2019).
         """
         spec = self.spec
         time_s = self._walk_s(idx)
@@ -138,9 +144,16 @@ class ExitChoice:
         time_s -= spec.familiar_s * (np.arange(len(self.dest))[:, None] == familiar[None, :])
         if current is not None:  # reconsidering: staying on costs nothing to decide
             time_s -= spec.stay_s * (self.dest[:, None] == current[None, :])
-        gumbel = self.model.rngs["behaviour"].gumbel(size=time_s.shape)
+        gumbel = self.taste()[:, idx]
         utility = np.where(np.isfinite(time_s), -time_s / spec.scale_s + gumbel, -np.inf)
         return self.dest[np.argmax(utility, axis=0)]
+
+    def taste(self) -> np.ndarray:
+        """Per exit (rows) and person (columns), a standard Gumbel draw: their own liking."""
+        if self._taste is None:
+            shape = (len(self.dest), self.crowd.n)
+            self._taste = self.model.rngs["behaviour"].gumbel(size=shape)
+        return self._taste
 
     def _walk_s(self, idx: np.ndarray) -> np.ndarray:
         """Seconds of walk from each person (columns) to each exit (rows), detours included."""

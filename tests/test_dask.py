@@ -2,7 +2,8 @@
 
 A ``dask scheduler`` and two ``dask worker`` processes (nanny + one one-thread worker each) are
 started once for the module, on free ports, and killed (whole process groups) at the end. The
-batches run the real model on a tiny scenario, ~0.5-1 s a run, so that kills land part-way.
+batches run the real model on a tiny scenario (``SHORT_RUNS``: 4 simulated minutes, an attack in
+each), ~0.2-0.5 s a run, so that kills land part-way.
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ from softtarget.sim.loader import load_scenario
 from softtarget.sim.runs import RunOutput, RunTask, make_run_id
 from tests import runfns
 
-from .test_cli import SMALL
+from .test_cli import SHORT_RUNS, SMALL
 
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).with_name("dask")
 REPS = 6  # x 2 configurations = 12 runs
-ARGS = ("--reps", str(REPS), "--set", "run.duration_s=12min", "--quiet")
+ARGS = ("--reps", str(REPS), *SHORT_RUNS, "--quiet")
 START_TIMEOUT_S = 60.0
 BATCH_TIMEOUT_S = 120.0
 

@@ -46,6 +46,8 @@ run:
   duration_s: 151
   dt_s: 0.5
 """
+#: When OPEN's attacker arrives (start_s - on_site_before_s).
+OPEN_ARRIVAL_S = 30.0
 #: The same with a wall between the north part and the yard, with a gap at its east end.
 EMPTY = OPEN.replace("  zones:\n", "  walls:\n    - {rect: [0, 19, 45, 20]}\n  zones:\n", 1)
 
@@ -174,21 +176,29 @@ def test_a_camera_looks_only_within_its_field_of_view(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 3])
 def test_detection_by_k_observers_matches_the_formula(tmp_path: Path, k: int) -> None:
-    """k stewards with per-second chance p watch the attacker for t = 120 s before the attack.
+    """k stewards with per-second chance p watch the attacker for t = 30 s before the attack.
 
     The share of runs with a detection before the attack must match 1 - (1 - p)^(k t):
     two-sided exact binomial test over 300 runs, rejected below 0.001. Counting p per step
-    instead of per second (dt = 0.5 s) would give 1 - (1 - p)^(2 k t) and fail.
+    instead of per second (dt = 0.5 s) would give 1 - (1 - p)^(2 k t) and fail. p = 0.008
+    over 30 s gives the shares p = 0.002 over 120 s gave (0.214 and 0.514; per step 0.382 and
+    0.764) in runs of 61 s instead of 151 s; the attacker arrives 30 s into the run, as in OPEN.
     """
-    p, t, n = 0.002, 120.0, 300
+    p, t, n = 0.008, 30.0, 300
+    arrive = OPEN_ARRIVAL_S
     loaded = _load(
         tmp_path,
         OPEN,
         [
             f"configurations.nobody.staff={{watch: {{role: steward, count: {k}, post: stage, "
-            f"skill: {p}, view_range_m: 500}}}}"
+            f"skill: {p}, view_range_m: 500}}}}",
+            f"threat.start_s={arrive + t}",
+            f"threat.on_site_before_s={t}",
+            f"run.duration_s={arrive + t + 1}",
         ],
     )
+    plan = loaded.scenario.threat
+    assert plan.start_s.mean - plan.on_site_before_s.mean == arrive  # on site for t seconds
     detected = sum(
         _run(loaded, "nobody", r, check=False).row[C.DETECTED_BEFORE_ATTACK] for r in range(n)
     )

@@ -86,9 +86,15 @@ def step_kernel(
     max_moves: int,
     swaps: bool,
     swap_speed: float,
+    swap_r_min: float,
     seed: int,
 ) -> int:
     """Advance all active agents by ``dt`` in random sequential order; return removals.
+
+    ``fields`` is float32 ``(n_dest, ny, nx, 2)``: ``[..., 0]`` the floor fields, distances (m)
+    agents stop, arrive and pay their walking budget by; ``[..., 1]`` the route fields, the same
+    corrected for congestion (:mod:`softtarget.sim.motion.route`), by which they rank the cells
+    they may step to (side by side: one cache line holds both).
 
     An agent rests where its field is at most its ``stop`` distance (0: on the target). With
     ``swaps``, a walker with no free downhill cell may change places with a neighbour
@@ -141,7 +147,8 @@ def step_kernel(
         while True:
             cx = ix[i]
             cy = iy[i]
-            fc = fields[d, cy, cx]
+            fc = fields[d, cy, cx, 0]
+            fr = fields[d, cy, cx, 1]
             if (fc == 0.0 or fc <= stop[i]) and not periodic:
                 # arrived (sinks remove on arrival), or within its own resting distance
                 if fc == 0.0 and sink[d]:  # sent to a sink it already stands in: out
@@ -154,25 +161,16 @@ def step_kernel(
                 elif first:
                     b = 0.0
                 break
-            # Choose the free downhill cell maximising r_k + noise * U, where r_k is the
-            # move's efficiency (distance gained per metre walked); see pass 2 for overtaking.
+            # Choose the free cell maximising r_k + noise * U, where r_k is the move's
+            # efficiency along the route field (route distance gained per metre walked), among
+            # those gaining at least r_min per metre along the distance field (0: any that
+            # does not lead away); see pass 2 for overtaking.
             # gap_k is the free run of cells in direction k (scanned up to ``lookahead``
             # cells; a wall ends the scan as free).  Headway-aware choice (overtaking) only
             # with room to manoeuvre: at most ``overtake_max`` of the 8 neighbours occupied.
-            aware = False
-            if overtake_max >= 0:
-                nocc = 0
-                for k in range(8):
-                    x = cx + DX[k]
-                    y = cy + DY[k]
-                    if periodic:
-                        x = x % nx
-                    if 0 <= x < nx and 0 <= y < ny and occ[y, x] >= 0:
-                        nocc += 1
-                        if nocc > overtake_max:
-                            break
-                aware = nocc <= overtake_max
-            # Pass 1: free downhill candidates, best by efficiency + noise.
+            # Pass 1: free downhill candidates, best by efficiency + noise (and count the
+            # occupied neighbours).
+            nocc = 0
             nc = 0
             best = -1
             best_s = -1e30
@@ -189,13 +187,17 @@ def step_kernel(
                         adj = period
                 elif x < 0 or x >= nx:
                     continue
-                if y < 0 or y >= ny or occ[y, x] != -1:
-                    continue  # outside, wall (-2) or occupied
-                dec = fc - (fields[d, y, x] + adj)
-                ln = diag_len if (k & 1) else cell
-                r = dec / ln
-                if r < r_min:
+                if y < 0 or y >= ny:
                     continue
+                if occ[y, x] != -1:
+                    if occ[y, x] >= 0:
+                        nocc += 1
+                    continue  # wall (-2) or occupied
+                dec = fc - (fields[d, y, x, 0] + adj)
+                ln = diag_len if (k & 1) else cell
+                if dec < r_min * ln:
+                    continue
+                r = (fr - (fields[d, y, x, 1] + adj)) / ln
                 # no corner cutting: both orthogonal cells of a diagonal move must be whole
                 # floor (a partly open cell is a door's frame)
                 if (k & 1) and (
@@ -215,6 +217,7 @@ def step_kernel(
                     best_s = r + u
                     best = nc
                 nc += 1
+            aware = overtake_max >= 0 and nocc <= overtake_max
             if best < 0:
                 if first and swaps:
                     # squeeze past someone standing: swap with the best downhill neighbour
@@ -229,14 +232,14 @@ def step_kernel(
                         j = occ[y, x]
                         if j < 0:
                             continue  # free (handled above) or a wall
-                        fj = fields[dest[j], y, x]
-                        if fj > stop[j] and not fields[dest[j], cy, cx] < fj:
+                        fj = fields[dest[j], y, x, 0]
+                        if fj > stop[j] and not fields[dest[j], cy, cx, 0] < fj:
                             continue  # someone walking whom this cell does not bring closer
                         if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
                             continue
-                        dec = fc - fields[d, y, x]
+                        dec = fc - fields[d, y, x, 0]
                         ln = diag_len if (k & 1) else cell
-                        if dec / ln < r_min:
+                        if dec / ln < swap_r_min:
                             continue
                         sc = dec / ln + noise * _rand(state)
                         if sc > sw_s:
@@ -328,7 +331,7 @@ def step_kernel(
             if pas[y, x] < 1.0:
                 free_at[y, x] = now + lane_s / pas[y, x]
             moves += 1
-            if sink[d] and fields[d, y, x] == 0.0:
+            if sink[d] and fields[d, y, x, 0] == 0.0:
                 lab = labels[y, x]
                 if lab >= 0:
                     counts[lab] += 1
@@ -336,8 +339,8 @@ def step_kernel(
                 active[i] = False
                 removed += 1
                 break
-            if moves >= max_moves:
-                break
+            if moves >= max_moves or b < cost_floor * cell:
+                break  # (no move costs less than cost_floor * cell)
         if b > budget_cap:
             b = budget_cap
         budget[i] = b

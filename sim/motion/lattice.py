@@ -11,15 +11,21 @@ budget ``b_i`` (metres it may still walk).
 Update: random sequential.  Every step of ``dt`` (0.3 s) the active agents are visited in a
 fresh random order; each, in turn:
 
-1. Candidates are the free cells ``k`` of its Moore neighbourhood that are downhill enough:
-   efficiency ``r_k = (S(c) − S(k)) / ℓ_k ≥ r_min`` (0.3), ``ℓ_k`` = a or a√2 the step
-   length; a diagonal step must not cut a wall corner.
+1. Candidates are the free cells ``k`` of its Moore neighbourhood that do not lead away:
+   ``(S(c) − S(k)) / ℓ_k ≥ r_min`` (0: a step across the way is allowed, one back is not),
+   ``ℓ_k`` = a or a√2 the step length; a diagonal step must not cut a wall corner.
 2. It picks the candidate maximising ``r_k + η U_k`` (``U_k`` uniform, ``η`` = 0.1: breaks
-   ties and lets people spread over equivalent cells).
+   ties and lets people spread over equivalent cells), where ``r_k = (R(c) − R(k)) / ℓ_k``
+   is the efficiency along the *route field* ``R = S + C``: ``C`` is the delay congestion
+   causes on the quickest way (travel time with Weidmann's speed where the density, averaged
+   over the last ``route_every`` = 5 s, exceeds that of the greatest flow, 1.75 /m²; on a
+   graph of 1.6 m blocks, :mod:`softtarget.sim.motion.route`; Kretz 2009).  Where the way is not
+   congested ``R = S``; a crowd rounding a corner takes a wider line instead of queueing
+   at the inner corner.
 3. Headway speed (a discrete collision-free speed model, Tordeux et al. 2016):
    ``v = min(v_i, g_k / T)`` where ``g_k`` is the free distance straight ahead in the
    chosen direction (free cells times ``ℓ_k``, scanned up to ``lookahead`` = 5 cells; beyond
-   that, or at a wall, the way counts as free) and ``T`` (1.7 s) the time gap.
+   that, or at a wall, the way counts as free) and ``T`` (1.75 s) the time gap.
    Overtaking: if someone is ahead (``v < v_i``) and the agent has room to manoeuvre (none
    of its 8 neighbours occupied), it instead picks the candidate maximising the expected
    progress ``r_k min(v_i, g_k / T) / v_i + η U_k``, i.e. it may pull out past a slow walker.
@@ -33,17 +39,17 @@ fresh random order; each, in turn:
    ``budget_cap`` (one diagonal move).
 6. A cell a door's edge cuts is open for a fraction ``p`` of its width
    (:attr:`~softtarget.sim.motion.grid.Grid.passable`): it admits one person per
-   ``lane_s / p`` seconds, where ``lane_s`` (1.43 s) is the time between people in a whole
-   lane of a queued door (the lattice's own 0.7 persons/s per cell, 1.75 /(m·s)), so an
+   ``lane_s / p`` seconds, where ``lane_s`` (1.3 s) is about the time between people in a
+   whole lane of a queued door (the lattice's own ~0.75 persons/s per cell), so an
    opening's capacity follows its drawn width, not a whole number of cells.
 7. An agent entering a target cell of a *sink* destination (an exit) is removed and counted
    by the cell's target label; on an attractor's target cells it stops.
 
-Calibration: ``T`` = 1.7 s and ``dt`` = 0.3 s make the periodic-corridor fundamental diagram
-follow Weidmann's curve (within 0.065 m/s up to 3 /m², +0.07 at 4–5 /m²) and the bottleneck
-flow follow Kretz et al. (2006) (1.43 /s through 0.8 m, 2.12 /s through 1.2 m, ~1.7 /(m·s)
-for 2 m); see docs/validation.md.  A sink should sit a few metres beyond a door: removing
-people the moment they pass a door frees the way ahead of the next and inflates the flow.
+Calibration: ``T`` = 1.75 s and ``dt`` = 0.3 s make the periodic-corridor fundamental
+diagram follow Weidmann's curve (within 0.075 m/s up to 4 /m²) and the bottleneck flow follow
+Kretz et al. (2006) (1.42–1.46 /s through 0.8 m, 2.10–2.17 /s through 1.2 m, ~1.7 /(m·s) for
+2 m); see docs/validation.md.  A sink should sit a few metres beyond a door: removing people
+the moment they pass a door frees the way ahead of the next and inflates the flow.
 
 Randomness: each step draws one integer from the caller's ``numpy.random.Generator`` and
 seeds the kernel's own xorshift64* stream with it, so runs are reproducible from the
@@ -60,6 +66,7 @@ import numpy as np
 from softtarget.sim.motion import _kernels as K
 from softtarget.sim.motion.fields import FloorFields
 from softtarget.sim.motion.grid import Grid
+from softtarget.sim.motion.route import RouteFields
 from softtarget.sim.schema import FREE_WALKING_SPEED
 
 FREE_SPEED_MEAN = float(FREE_WALKING_SPEED["mean"])
@@ -82,7 +89,10 @@ class MotionParams:
             can pull out and overtake a slower walker; -1 disables.
         lookahead: cells scanned ahead for the gap (beyond them the way counts as free).
         noise: amplitude of the uniform noise added to a move's efficiency when choosing.
-        r_min: minimum efficiency (downhill distance per metre walked) of an acceptable move.
+        r_min: minimum efficiency (downhill distance per metre walked) of an acceptable move:
+            0, any step that does not lead away, so the way round a queue is open (with
+            0.05-0.3 a crowd still queues at an L corridor's inner corner: ~25 % below the
+            straight corridor's flow at 8 m; docs/validation.md, Corridor flow).
         cost_floor: a move costs at least this fraction of its length from the budget.
         budget_cap: most walking budget an agent can hold (m); at least one diagonal move.
         blocked_keep: fraction of its budget an agent keeps when every downhill cell is taken
@@ -92,25 +102,60 @@ class MotionParams:
             (people standing in a crowd let others squeeze past) or walking the other way
             (two people meeting head-on pass each other); off for the validation cases.
         swap_speed: speed (m/s) at which a walker squeezes past someone resting (E).
-        lane_s: seconds between people through one whole cell of a queued door: the
-            lattice's measured 0.7 persons/s per 0.4 m cell (docs/validation.md); a partly
-            open cell (fraction p) admits one person per lane_s / p.
+        swap_r_min: least efficiency (distance gained per metre) of a swap: 0.3, the
+            moves' minimum before issue 16 (a swap must bring the walker on its way).
+        lane_s: seconds between people through one whole cell of a queued door; a partly
+            open cell (fraction p) admits one person per lane_s / p.  1.3 s (~0.75 persons/s
+            per 0.4 m cell, the lattice's own): the four placements of each door on the
+            lattice then pass the same within 2-6 % (docs/validation.md).
+        route_every: seconds between updates of the congestion-corrected route fields
+            (quickest path, Kretz 2009; :mod:`softtarget.sim.motion.route`), whose densities
+            are the means over this interval; 0 disables them (everyone follows the shortest
+            path).  5 s: as often as the corridor validation needs (docs/validation.md,
+            Corridor flow) and cheap enough for 10,000 walkers.
+        route_sample: seconds between the samples of the crowd whose mean densities the
+            route fields use (1 s: 5 per update; a sample costs ~10 ns per person).
+        route_min_moved: the route fields are left as they are while at most this fraction
+            of the people on the grid (0.01) have moved to another node of the route graph
+            since they were computed: a standing crowd's congestion has not changed.
+        route_block: side (cells) of the blocks of the route graph: 4 (1.6 m); finer costs
+            more, coarser (5) no longer resolves the corner of a 4 m corridor (measured,
+            docs/validation.md, Corridor flow).
+        route_free_density: density (persons/m²) up to which a node of the route graph does
+            not slow the route: 1.75, where Weidmann's flow rho v(rho) is greatest (1.22
+            /(m·s)); a denser crowd is congested (flow falls as density rises).  With 0 a
+            moving stream already deflects the people behind it and whole-cell doors pass
+            3-8 % more (docs/validation.md).
+        route_gamma: Weidmann's gamma (1/m²) of the speed-density relation slowing the route
+            graph, 1.913 (Weidmann 1993, REFERENCES.md).
+        route_jam_density: Weidmann's jam density (persons/m²), 5.4 (Weidmann 1993).
+        route_min_speed: floor of the relative speed v(rho) / v0 in the route cost (a jam
+            still creeps: the lattice's own speed at 5 /m² is ~0.1 m/s, docs/validation.md).
 
     """
 
     dt: float = 0.3
-    time_gap: float = 1.7
+    time_gap: float = 1.75
     lookahead: int = 5
     overtake_max: int = 0
     noise: float = 0.1
-    r_min: float = 0.3
+    r_min: float = 0.0
     cost_floor: float = 0.7
     budget_cap: float = 0.57
     blocked_keep: float = 0.0
     max_moves: int = 3
     swaps: bool = False
     swap_speed: float = 0.4
-    lane_s: float = 1.43
+    swap_r_min: float = 0.3
+    lane_s: float = 1.3
+    route_every: float = 5.0
+    route_sample: float = 1.0
+    route_min_moved: float = 0.01
+    route_block: int = 4
+    route_free_density: float = 1.75
+    route_gamma: float = 1.913
+    route_jam_density: float = 5.4
+    route_min_speed: float = 0.1
 
 
 def draw_speeds(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -165,6 +210,35 @@ class Lattice:
         self._pas = g.open_fraction()
         self._free_at = np.zeros(g.shape, dtype=np.float64)
         self._next = 0
+        self._init_routes()
+
+    def _init_routes(self) -> None:
+        """Route fields (congestion-corrected) for the current floor fields, if enabled."""
+        p = self.params
+        ff = self.fields.fields
+        self._sr = np.stack([ff, ff], axis=-1)  # the kernel reads both from one cache line
+        self.routes = None
+        if p.route_every > 0.0 and not self.periodic_x:
+            self.routes = RouteFields(self.fields, p.route_block, self._sr[..., 1])
+        self._route_at = 0.0
+        self._sample_at = 0.0
+
+    @property
+    def route(self) -> np.ndarray:
+        """The fields agents rank their moves by (the floor fields corrected for crowds)."""
+        return self._sr[..., 1]
+
+    def update_routes(self) -> None:
+        """Recompute the route fields of the destinations someone is heading for now."""
+        if self.routes is None:
+            return
+        p = self.params
+        used = np.zeros(self.fields.n_dest, dtype=bool)
+        used[self.dest[self.active]] = True
+        self.routes.update(
+            self.ix, self.iy, self.active, used, p.route_free_density, p.route_gamma,
+            p.route_jam_density, p.route_min_speed, p.route_min_moved,
+        )  # fmt: skip
 
     @property
     def grid(self) -> Grid:
@@ -227,13 +301,20 @@ class Lattice:
         dt = p.dt if dt is None else dt
         seed = int(rng.integers(0, 2**31 - 1))
         period = self.grid.nx * self.grid.cell if self.periodic_x else 0.0
+        if self.routes is not None:
+            if self.time >= self._sample_at - 1e-9:
+                self.routes.accumulate(self.ix, self.iy, self.active)
+                self._sample_at = self.time + p.route_sample
+            if self.time >= self._route_at - 1e-9:
+                self.update_routes()
+                self._route_at = self.time + p.route_every
         removed = K.step_kernel(
-            self.fields.fields, self.fields.sink, self.fields.labels, self.occ, self._pas,
+            self._sr, self.fields.sink, self.fields.labels, self.occ, self._pas,
             self._free_at, self.time, p.lane_s, self.ix, self.iy, self.speed, self.dest,
             self.stop, self.active, self.budget, self.odometer,
             self.counts, p.time_gap, p.overtake_max, p.lookahead, dt, self.grid.cell, period,
             p.noise, p.r_min, p.cost_floor, p.budget_cap, p.blocked_keep, p.max_moves,
-            p.swaps, p.swap_speed, seed,
+            p.swaps, p.swap_speed, p.swap_r_min, seed,
         )  # fmt: skip
         self.time += dt
         return int(removed)
@@ -301,6 +382,7 @@ class Lattice:
         self._pas = fields.grid.open_fraction()
         self._free_at = np.zeros(fields.grid.shape, dtype=np.float64)
         self.counts = np.zeros(max(fields.n_labels, 1), dtype=np.int64)
+        self._init_routes()
 
     def run(self, rng: np.random.Generator, duration: float) -> int:
         """Step for ``duration`` seconds; return the total removed."""

@@ -56,7 +56,8 @@ def test_bad_metric_and_missing_folder_exit_2(cli, results_dir, tmp_path):
     assert result.exit_code == 2 and "missing runs.parquet" in result.output
 
 
-def test_plot_and_report_commands(cli, results_dir, tmp_path):
+def test_plot_and_report_commands(cli, make_results, tmp_path):
+    results_dir = make_results(replications=6)  # the commands' files, not their numbers
     runner = CliRunner()
     result = runner.invoke(cli, ["plot", str(results_dir), "--out", str(tmp_path / "f"), "--svg"])
     assert result.exit_code == 0, result.output

@@ -114,6 +114,7 @@ def test_report_is_self_contained_html(results_dir, tmp_path):
     assert "significant" not in body.lower()
 
 
-def test_report_default_path(results_dir):
-    out = write_report(results_dir)
-    assert out == results_dir / "report.html" and out.exists()
+def test_report_default_path(make_results):
+    folder = make_results(replications=6)  # where it goes, not what it says: a small folder
+    out = write_report(folder)
+    assert out == folder / "report.html" and out.exists()
