@@ -59,6 +59,7 @@ class Crowd(People):
             capacity=max(self.n, 1),
             params=MotionParams(dt=dt / self.motion_steps, swaps=True),
         )
+        self.lattice.room[: self.n] = self.room  # slot k is person k (at least one slot)
         self.stay = self.layout.dest[STAY]
         self.zone_dest = np.array([self.layout.dest.get(n, -1) for n in geo.names])
         self.exits = ExitChoice(model, self)

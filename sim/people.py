@@ -44,6 +44,10 @@ def state_mask(*states: State) -> np.ndarray:
     return lut
 
 
+#: Area, m², of the window the lattice measures a person's neighbourhood over (3 x 3 cells of
+#: 0.4 m; :meth:`softtarget.sim.motion.lattice.Lattice.density_of` with ``half=1``).
+STANDING_WINDOW_M2 = 1.44
+
 IS_STANDING = state_mask(*STANDING)
 CAN_REACT = state_mask(State.ARRIVING, State.QUEUING, State.INSIDE, State.SHELTERING)
 
@@ -72,6 +76,7 @@ class People:
         self.crushed = np.zeros(n, dtype=bool)  # injured by crowd pressure (counted apart)
         self.warm = np.zeros(n, dtype=bool)  # present at the start (warm start)
         self.dwell = np.zeros(n)  # first dwell at an attractor, s (drawn up front)
+        self.room = np.full(n, 8, dtype=np.int8)  # most others accepted around one at rest
         self.dwell_until = np.full(n, np.inf)  # when a person at an attractor moves on
         self.leaving = np.zeros(n, dtype=bool)  # walking out in the normal course
         self.spawn_zone = np.full(n, -1, dtype=np.int64)  # appears in this zone (trains)
@@ -187,4 +192,8 @@ def draw_people(scenario: Scenario, geo: Geometry, rng: np.random.Generator) -> 
     p.arrive_at[n_entry:] = train_times
     later = np.arange(n0, n)
     planned = later[np.argsort(p.arrive_at[later], kind="stable")]
+    # personal space at rest, drawn last so that the draws above keep their streams
+    accept = np.asarray(cw.standing_density_ppm2.sample(rng, n), dtype=float)
+    people = np.floor(accept * STANDING_WINDOW_M2 + rng.random(n))
+    p.room = np.clip(people - 1.0, 0.0, 8.0).astype(np.int8)
     return Drawn(p, timetable, attractors, attractor_p, planned)

@@ -290,8 +290,14 @@ def _import_pedpy() -> Any:
     return pedpy
 
 
-def to_pedpy(path: str | os.PathLike[str]) -> pedpy.TrajectoryData:
+def to_pedpy(path: str | os.PathLike[str], spread_m: float = 0.01) -> pedpy.TrajectoryData:
     """The trajectories of ``path`` as ``pedpy.TrajectoryData`` (needs PedPy installed).
+
+    The stored positions are the centres of the lattice's 0.4 m cells. Points on a regular
+    grid make degenerate Voronoi diagrams (GEOS fails with "side location conflict" in
+    ``pedpy.compute_individual_voronoi_polygons``), so each position is moved by a fixed
+    pseudo-random offset of at most ``spread_m`` (1 cm, far below any measurement's scale;
+    0 keeps the cell centres); the file itself is left as written.
 
     Example::
 
@@ -302,4 +308,8 @@ def to_pedpy(path: str | os.PathLike[str]) -> pedpy.TrajectoryData:
     pedpy = _import_pedpy()
     frame_rate = float(read_metadata(path)["pedpy"]["frame_rate"])
     df = pq.read_table(path, columns=list(PEDPY_COLUMNS)).to_pandas()
+    if spread_m > 0.0:
+        rng = np.random.default_rng(0)  # the same offsets for the same file, every time
+        df["x"] += rng.uniform(-spread_m, spread_m, len(df))
+        df["y"] += rng.uniform(-spread_m, spread_m, len(df))
     return pedpy.TrajectoryData(data=df[list(PEDPY_COLUMNS)], frame_rate=frame_rate)

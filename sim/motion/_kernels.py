@@ -53,6 +53,61 @@ def _headway_speed(
     return vh if vh < v0 else v0
 
 
+@njit(cache=True, inline="always")
+def _others_around(occ: np.ndarray, x: int, y: int, nx: int, ny: int) -> int:
+    """People in the 3 x 3 cells centred on (x, y)."""
+    s = 0
+    for yy in range(max(y - 1, 0), min(y + 2, ny)):
+        for xx in range(max(x - 1, 0), min(x + 2, nx)):
+            if occ[yy, xx] >= 0:
+                s += 1
+    return s
+
+
+@njit(cache=True)
+def _make_room(
+    i, cx, cy, d, fields, stop, room, occ, pas, ix, iy, nx, ny, b, budget_cap, cell, diag_len,
+    noise, state,
+) -> float:  # fmt: skip
+    """A resting agent crowded beyond ``room[i]`` steps to a freer cell; its budget left.
+
+    Candidates: free whole-floor neighbours within its resting distance (no corner cutting)
+    with fewer others around them than it has now; the fewest is taken (noise breaks ties).
+    The step is taken once the budget, accrued at the agent's speed, pays for it.
+    """
+    here = _others_around(occ, cx, cy, nx, ny) - 1
+    if here <= room[i]:
+        return 0.0
+    best = -1
+    best_s = here - 0.5
+    for k in range(8):
+        x = cx + DX[k]
+        y = cy + DY[k]
+        if x < 0 or x >= nx or y < 0 or y >= ny or occ[y, x] != -1 or pas[y, x] < 1.0:
+            continue
+        if fields[d, y, x, 0] > stop[i]:
+            continue
+        if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
+            continue
+        sc = (_others_around(occ, x, y, nx, ny) - 1) + noise * _rand(state)
+        if sc < best_s:
+            best_s = sc
+            best = k
+    if best < 0:
+        return 0.0
+    ln = diag_len if (best & 1) else cell
+    b = min(b, budget_cap)
+    if b < ln:
+        return b
+    x = cx + DX[best]
+    y = cy + DY[best]
+    occ[cy, cx] = -1
+    occ[y, x] = i
+    ix[i] = x
+    iy[i] = y
+    return b - ln
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def step_kernel(
     fields: np.ndarray,
@@ -68,6 +123,7 @@ def step_kernel(
     speed: np.ndarray,
     dest: np.ndarray,
     stop: np.ndarray,
+    room: np.ndarray,
     active: np.ndarray,
     budget: np.ndarray,
     odometer: np.ndarray,
@@ -101,6 +157,12 @@ def step_kernel(
     downhill who is resting, or walking the other way (the swap brings both closer), squeezing
     past at ``swap_speed`` (at most one swap per step); one displaced from rest walks back by
     itself. Head-on, two walkers pass each other instead of locking.
+
+    Personal space at rest: an agent within its resting distance with more than ``room[i]``
+    others in the 3 x 3 cells around it (8 or more: no limit) steps, at its own speed, to a
+    free neighbouring cell still within its resting distance that has fewer others around it,
+    if there is one (:func:`_others_around`); a standing crowd thins out to what its members
+    accept instead of packing every cell.
 
     ``pas`` is each cell's open fraction: a partly open cell (a door's edge) admits one
     person per ``lane_s / pas`` seconds (``free_at`` holds when it next may, ``now`` is the
@@ -160,6 +222,15 @@ def step_kernel(
                     removed += 1
                 elif first:
                     b = 0.0
+                    if (
+                        room[i] < 8
+                        and not periodic
+                        and _others_around(occ, cx, cy, nx, ny) - 1 > room[i]
+                    ):
+                        b = _make_room(
+                            i, cx, cy, d, fields, stop, room, occ, pas, ix, iy, nx, ny,
+                            budget[i] + v0 * dt, budget_cap, cell, diag_len, noise, state,
+                        )  # fmt: skip
                 break
             # Choose the free cell maximising r_k + noise * U, where r_k is the move's
             # efficiency along the route field (route distance gained per metre walked), among

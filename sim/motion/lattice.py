@@ -44,6 +44,10 @@ fresh random order; each, in turn:
    opening's capacity follows its drawn width, not a whole number of cells.
 7. An agent entering a target cell of a *sink* destination (an exit) is removed and counted
    by the cell's target label; on an attractor's target cells it stops.
+8. Personal space at rest: an agent within its resting distance with more than ``room_i``
+   others in the 3 x 3 cells around it steps, at its own speed, to the free neighbour within
+   its resting distance with the fewest others around (fewer than now), if any: people
+   standing in an audience keep their space instead of packing every cell.
 
 Calibration: ``T`` = 1.75 s and ``dt`` = 0.3 s make the periodic-corridor fundamental
 diagram follow Weidmann's curve (within 0.075 m/s up to 4 /m²) and the bottleneck flow follow
@@ -177,6 +181,9 @@ class Lattice:
         dest: int32 destination (floor-field index) per agent; may be changed at any time.
         stop: float32 distance (m) from the destination's target at which the agent rests
             (0: walks onto the target); may be changed at any time.
+        room: int8 personal space at rest: the most others an agent within its resting
+            distance accepts in the 3 x 3 cells around it before stepping to a freer cell
+            (8: no limit, the default).
         active: bool, agent on the grid.
         budget: float32 walking budget (m) accumulated but not yet spent on a move.
         odometer: float64 progress walked down the floor fields (m), for speed measurement.
@@ -200,6 +207,7 @@ class Lattice:
         self.speed = np.zeros(n, dtype=np.float32)
         self.dest = np.zeros(n, dtype=np.int32)
         self.stop = np.zeros(n, dtype=np.float32)
+        self.room = np.full(n, 8, dtype=np.int8)
         self.active = np.zeros(n, dtype=bool)
         self.budget = np.zeros(n, dtype=np.float32)
         self.odometer = np.zeros(n, dtype=np.float64)
@@ -311,7 +319,7 @@ class Lattice:
         removed = K.step_kernel(
             self._sr, self.fields.sink, self.fields.labels, self.occ, self._pas,
             self._free_at, self.time, p.lane_s, self.ix, self.iy, self.speed, self.dest,
-            self.stop, self.active, self.budget, self.odometer,
+            self.stop, self.room, self.active, self.budget, self.odometer,
             self.counts, p.time_gap, p.overtake_max, p.lookahead, dt, self.grid.cell, period,
             p.noise, p.r_min, p.cost_floor, p.budget_cap, p.blocked_keep, p.max_moves,
             p.swaps, p.swap_speed, p.swap_r_min, seed,
