@@ -1,4 +1,4 @@
-"""A person-borne explosive: a blast whose fragments bodies in the line of fire absorb."""
+"""A person-borne explosive: a blast wave near it, fragments that bodies in their way absorb."""
 
 from __future__ import annotations
 
@@ -15,21 +15,25 @@ def blast_risk(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each person's chance of being killed, and of being hurt, by a person-borne explosive.
 
-    Unshielded, everyone within ``lethal_radius_m`` is killed and the chance of injury falls
-    linearly from 1 there to 0 at ``injury_radius_m``. Fragments are absorbed by the bodies
-    in the line of fire: behind n of them (:func:`softtarget.sim.sight.shielding_bodies`) a
-    person keeps (1 − ``shielding_per_body``)^n of both chances. People with a wall between
-    them and the blast are not passed here.
+    Within ``lethal_radius_m`` the blast wave kills. Fragments: ``fragments`` of them fly out
+    evenly in every direction, so a person at distance d presenting ``body_area_m2`` expects
+    ``lambda = fragments * body_area_m2 / (4 pi d²)`` hits, times (1 - ``shielding_per_body``)^n
+    behind n bodies in the line of fire (:func:`softtarget.sim.sight.shielding_bodies`), and
+    none beyond ``injury_radius_m``. Hits are Poisson: a person is hurt with 1 - exp(-lambda)
+    and killed with 1 - exp(-lambda ``fragment_lethality``). Bodies in the way thin out the
+    hits, so they turn deaths into injuries rather than scaling both alike. People with a wall
+    between them and the blast are not passed here.
     """
     people = np.atleast_2d(people)
     d = np.hypot(people[:, 0] - blast[0], people[:, 1] - blast[1])
-    span = max(pbied.injury_radius_m - pbied.lethal_radius_m, 1e-9)
-    unshielded_kill = (d <= pbied.lethal_radius_m).astype(float)
-    unshielded_hurt = 1.0 - np.clip((d - pbied.lethal_radius_m) / span, 0.0, 1.0)
-    unshielded_hurt[d > pbied.injury_radius_m] = 0.0
     n = shielding_bodies(blast, people, bodies, pbied.body_radius_m)
-    keep = (1.0 - pbied.shielding_per_body) ** n
-    return unshielded_kill * keep, unshielded_hurt * keep
+    near = np.maximum(d, pbied.body_radius_m)  # a body's own size: no infinite density of hits
+    hits = pbied.fragments * pbied.body_area_m2 / (4.0 * np.pi * near**2)
+    hits = np.where(d <= pbied.injury_radius_m, hits * (1.0 - pbied.shielding_per_body) ** n, 0.0)
+    blast_wave = d <= pbied.lethal_radius_m
+    p_kill = np.where(blast_wave, 1.0, -np.expm1(-hits * pbied.fragment_lethality))
+    p_hurt = np.where(blast_wave, 1.0, -np.expm1(-hits))
+    return p_kill, p_hurt
 
 
 class Bomber(Attacker):
@@ -52,9 +56,9 @@ class Bomber(Attacker):
         idx, _ = self.in_view(pb.injury_radius_m)
         bodies = cw.xy[cw.standing_idx()]
         p_kill, p_hurt = blast_risk(self.pos, cw.xy[idx], bodies, pb)
-        u = rng.random((2, len(idx)))
-        killed = u[0] < p_kill
-        hurt = killed | (u[1] < p_hurt)
+        u = rng.random(len(idx))  # one draw: killed implies hurt, P(hurt) = p_hurt
+        killed = u < p_kill
+        hurt = u < p_hurt
         self.harm(idx[hurt], killed[hurt], Event.DETONATION)
         self.alarm(model.scenario.crowd.hearing_range_m)
         self.finish(End.DETONATED)
