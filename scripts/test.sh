@@ -26,4 +26,6 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# Tests spread over the machine's cores (pytest-xdist; one per core, "worksteal" so that a
+# worker that is done takes tests queued for another); PYTEST_WORKERS=0 runs them in one.
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist worksteal "$@"
