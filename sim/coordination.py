@@ -149,7 +149,7 @@ class Chain:
             for msg in due:
                 model.log(Event.MESSAGE, msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
                 if msg.to.startswith("staff:"):
-                    self.staff_report(model.staff.by_name[msg.to], msg.about, msg.kind)
+                    model.staff.by_name[msg.to].told_of(msg.about, msg.kind)
                 elif msg.to == "private_room":
                     self._private_room(msg)
                 elif msg.to == "police":

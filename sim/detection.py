@@ -1,8 +1,14 @@
 """Who notices an attacker: staff in person, CCTV operators through cameras, and visitors.
 
 Each observer with the attacker in range and in sight has a per-second chance to notice
-indicators: skill × conspicuousness of the attacker's phase × crowd occlusion at the attacker
-(1 / (1 + density / ``crowd.occlusion_density_ppm2``)). Staff and visitors need a clear line
+indicators: skill × the attacker's conspicuousness now × crowd occlusion at the attacker
+(1 / (1 + density / ``crowd.occlusion_density_ppm2``)). Before the attack the
+conspicuousness is the attacker's own: whether they show any indicator in the phase at all
+(``threat.indicator_probability``) and how plainly (a gamma draw, mean 1) are drawn once and
+shared by every observer (:attr:`~softtarget.sim.threat.Attacker.conspicuousness`). Observers
+are therefore not independent trials: an attacker who shows nothing passes every guard, and
+adding observers levels off at the share of attackers who show something, as field studies of
+behavioural detection find (REFERENCES.md). Staff and visitors need a clear line
 of sight within their view range (:mod:`softtarget.sim.sight`); a camera needs the attacker
 in its coverage (not its blind spot) and is as good as its operators' skill and share of
 attention. A notice is a detection when it is reported; reports go up the chain
@@ -23,6 +29,11 @@ from softtarget.sim.sight import coverage_for, sight_for
 if TYPE_CHECKING:
     from softtarget.sim.model import SoftTargetModel
     from softtarget.sim.threat import Attacker
+
+
+def per_step(rate: float, dt: float) -> float:
+    """The chance of a notice within one step of ``dt`` s at ``rate`` per second (capped at 1)."""
+    return 1.0 - (1.0 - min(1.0, rate)) ** dt
 
 
 @dataclass(frozen=True)
@@ -77,11 +88,10 @@ class Detection:
 
     def step(self) -> None:
         """Every observer may notice every attacker on site (a driving vehicle is no notice)."""
-        th = self.model.scenario.threat
         for a in self.model.threat.attackers:
             if not a.active or (a.mode == "vehicle" and a.phase == Phase.ATTACK):
                 continue
-            c = th.conspicuousness.get(a.phase, 0.0)
+            c = a.conspicuousness
             if c <= 0:
                 continue
             occ = self.occlusion(a.pos)
@@ -103,7 +113,7 @@ class Detection:
             return
         seen = self.sight.clear(np.array([s.pos for s in watching]), a.pos)
         for s, sees in zip(watching, seen, strict=True):
-            p = 1.0 - (1.0 - s.spec.skill * c * occ) ** dt
+            p = per_step(s.spec.skill * c * occ, dt)
             if sees and rng.random() < p:
                 s.noticed_attacker(a, kind)
 
@@ -116,7 +126,7 @@ class Detection:
             if not self.sight.covered(cam.mask, a.pos)[0]:
                 continue
             spec = model.config.staff[cam.group]
-            p = 1.0 - (1.0 - spec.skill * c * occ * cam.attention) ** dt
+            p = per_step(spec.skill * c * occ * cam.attention, dt)
             if rng.random() < p:
                 self.camera_noticed.add((cam.name, a.ident))
                 self.record(a, f"camera:{cam.name}")
@@ -132,7 +142,7 @@ class Detection:
         if len(idx):
             idx = idx[self.sight.clear(model.crowd.xy[idx], a.pos)]
         k = len(idx)
-        p_any = 1.0 - (1.0 - cw.notice_skill * c * occ) ** (k * model.dt)
+        p_any = per_step(cw.notice_skill * c * occ, k * model.dt)
         noticed = bool(k) and rng.random() < p_any
         if noticed and rng.random() < cw.report_probability:
             self.record(a, "visitor")

@@ -33,6 +33,7 @@ STREAMS: tuple[str, ...] = (
     "behaviour",
     "motion",
     "calls",
+    "looks",
 )
 
 

@@ -148,6 +148,17 @@ class StaffMember(mesa.Agent):
         if kind == "suspect" and "detain" in self.powers and self.target is None:
             self.target = attacker.ident
 
+    def told_of(self, about: int, kind: str) -> None:
+        """A visitor told this member about attacker ``about``: pass it on, and go and look.
+
+        The report goes up the chain as the member's own; a member with powers to detain who
+        is not already responding goes to challenge a suspect (what they find is recorded as
+        a detection when they reach and question or challenge them).
+        """
+        self.model.chain.staff_report(self, about, kind)
+        if kind == "suspect" and "detain" in self.powers and self.target is None and self.on_site:
+            self.target = about
+
     def engage(self, a: Attacker, rng: np.random.Generator) -> bool:
         """Act on attacker ``a`` this member is responding to; True when that ends their turn.
 

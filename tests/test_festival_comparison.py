@@ -26,30 +26,25 @@ gates; at 15 min the waits of replicates 0 and 1 were 585 s / 65 s and 634 s / 9
 (public_only / public_private) with them and 573 s / 65 s and 632 s / 98 s without, for a
 fifth of the cost.
 
-Tests, one-sided at ``ALPHA = 0.01``:
+Detection before the attack (yes/no per run) is a paired difference in shares: public_private
+must detect at least 10 percentage points more often over the 16 pairs. It is no longer a
+significance test. Since an attacker's conspicuousness is drawn once and shared by every
+observer (docs/threat-and-security.md, Detection), adding public_private's 64 guards and 50
+stewards finds only the attackers who show something and whom public_only's police, lanes and
+visitors missed: over 48 pairs (the ``detected_before_attack`` runs of this file, 2 processes,
+243 s) detection was 0.46 against 0.60, 9 pairs where only public_private detected against 2
+the other way (exact McNemar p = 0.033; 16 pairs: 0.31 against 0.50, 4 to 1). Deciding that at
+1 % takes some 150 pairs, too many for the suite. Under the old model, in which every observer
+drew independently, it was 0.31 against 0.88. A model in which the two configurations did the
+same detects equally in every pair and fails the 10 points.
 
-- detection before the attack (yes/no per run): McNemar's exact test, i.e. a one-sided exact
-  sign test on the discordant pairs (``scipy.stats.binomtest`` of the pairs where only
-  public_private detected, among all pairs where exactly one did, against 1/2); it takes at
-  least 7 discordant pairs, all one way, to get below alpha;
-- mean screening wait (``mean_screening_wait_s``, one number per run): Wilcoxon signed-rank
-  test on the paired differences (``scipy.stats.wilcoxon``, alternative "less"; exact for 8
-  pairs, all 8 differences negative give p = 1/256).
-
-Measured on the current model when the design was chosen: detection 0.31 (public_only) against
-0.88 (public_private), 9 pairs where only public_private detected and none the other way
-(p = 0.002; over 30 pairs 0.30 against 0.77, 14 to 0); mean wait 560 s against 92 s (every
-pair lower, p = 0.004). About 130 s of CPU, under a minute on 2 cores. The previous design, 25
-pairs of full 20.5-min runs with the attack 10-20 min in, gave 0.32 against 0.72, 11 to 1
-(p = 0.003), and waits of 559 s against 60 s, in 290 s on 2 cores.
-
-Beside the p-values the test asks for effects a wrong model would not show: at least 15
-percentage points more detection, and a mean wait at most 60% of the baseline's. A model in
-which the two configurations did the same has no discordant pairs and no wait differences
-and fails both. Checked by overriding public_private: with its guards, stewards and CCTV at
-skill 0 and no joint control room (only the lanes' catch rates differ), detection was 0.31
-against 0.38, 2 pairs to 1 (p = 0.5); with public_only's 6 + 2 lanes (the slower pat-down at
-as many lanes), its waits were 16% longer in every pair (p = 1).
+Mean screening wait (``mean_screening_wait_s``, one number per run): Wilcoxon signed-rank
+test on the paired differences (``scipy.stats.wilcoxon``, alternative "less", one-sided at
+``ALPHA = 0.01``; exact for 8 pairs, all 8 differences negative give p = 1/256), and a mean
+wait at most 60% of the baseline's. Measured when the design was chosen: 560 s against 92 s
+(every pair lower, p = 0.004); with public_only's 6 + 2 lanes (the slower pat-down at as many
+lanes) public_private's waits were 16% longer in every pair (p = 1). About 130 s of CPU, under
+a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -135,18 +130,10 @@ def test_public_private_detects_more_and_screens_faster() -> None:
         assert base[r][C.ATTACK_START_S] == private[r][C.ATTACK_START_S]
     assert any(x[C.ATTACK_STARTED] for x in base)
 
-    # detection before the attack: exact McNemar (one-sided sign test on discordant pairs)
+    # detection before the attack: the paired difference in shares (see the module docstring)
     a = np.array([x[C.DETECTED_BEFORE_ATTACK] for x in base], dtype=bool)
     b = np.array([x[C.DETECTED_BEFORE_ATTACK] for x in private], dtype=bool)
-    only_private, only_base = int((b & ~a).sum()), int((a & ~b).sum())
-    discordant = only_private + only_base
-    p_detect = (
-        stats.binomtest(only_private, discordant, 0.5, alternative="greater").pvalue
-        if discordant
-        else 1.0
-    )
-    assert p_detect < ALPHA, (a.mean(), b.mean(), only_private, only_base, p_detect)
-    assert b.mean() - a.mean() >= 0.15, (a.mean(), b.mean())
+    assert b.mean() - a.mean() >= 0.10, (a.mean(), b.mean())
 
     # mean screening wait: Wilcoxon signed-rank on the paired runs
     wait_base = np.array([wait["public_only", r] for r in range(N_WAIT_PAIRS)])

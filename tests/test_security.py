@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, stats
 
 from softtarget.sim import columns as C
 from softtarget.sim.loader import load_scenario
@@ -39,6 +39,8 @@ threat:
   on_site_before_s: 120
   reconnaissance_probability: 0
   conspicuousness: {reconnaissance: 1, approach: 1, attack: 1}
+  indicator_probability: {reconnaissance: 1, approach: 1}
+  conspicuousness_shape: 1000000
 configurations:
   nobody: {}
 run:
@@ -74,6 +76,8 @@ CHAIN = [
     "threat.on_site_before_s=30",
     "threat.reconnaissance_probability=0",
     "threat.conspicuousness={reconnaissance: 1, approach: 1, attack: 1}",
+    "threat.indicator_probability={reconnaissance: 1, approach: 1}",
+    "threat.conspicuousness_shape=1000000",
     "crowd.notice_skill=0",
     "configurations.base.screening.method=none",
     "configurations.base.staff={stewards: {role: steward, count: 3, post: stage, skill: 1, "
@@ -173,18 +177,34 @@ def test_a_camera_looks_only_within_its_field_of_view(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- detection ---
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("k", [1, 3])
-def test_detection_by_k_observers_matches_the_formula(tmp_path: Path, k: int) -> None:
-    """k stewards with per-second chance p watch the attacker for t = 30 s before the attack.
+def _shared_detection(p: float, k: int, t: float, q: float, shape: float) -> float:
+    """P(k observers with per-second chance p × X notice within t s), X shared by all of them.
 
-    The share of runs with a detection before the attack must match 1 - (1 - p)^(k t):
-    two-sided exact binomial test over 300 runs, rejected below 0.001. Counting p per step
-    instead of per second (dt = 0.5 s) would give 1 - (1 - p)^(2 k t) and fail. p = 0.008
-    over 30 s gives the shares p = 0.002 over 120 s gave (0.214 and 0.514; per step 0.382 and
-    0.764) in runs of 61 s instead of 151 s; the attacker arrives 30 s into the run, as in OPEN.
+    X is 0 with chance 1 - q (the attacker shows nothing) and otherwise gamma-distributed
+    with mean 1 and the given shape; given X the k observers are independent.
     """
-    p, t, n = 0.008, 30.0, 300
+    scale = 1.0 / shape
+
+    def given(x: float) -> float:
+        return (1.0 - (1.0 - min(1.0, p * x)) ** (k * t)) * stats.gamma.pdf(x, shape, scale=scale)
+
+    return q * integrate.quad(given, 0.0, np.inf, limit=200)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [1, 3, 30])
+def test_detection_by_k_observers_matches_the_shared_formula(tmp_path: Path, k: int) -> None:
+    """k stewards with per-second chance p × X watch the attacker for t = 30 s before the attack.
+
+    X is the attacker's own conspicuousness for the phase, shared by every steward: 0 with
+    chance 1 - q (no indicator shown), else exponential with mean 1. The share of runs with a
+    detection before the attack must match q · E[1 - (1 - pX)^(k t)]: two-sided exact binomial
+    test over 300 runs, rejected below 0.001. At k = 30 that is 0.44, where independent draws
+    per observer and second at the same mean chance would give 1 - (1 - qp)^(k t) = 0.97 and
+    fail; counting per step instead of per second (dt = 0.5 s) would double k t and fail at
+    k = 1 (0.16 against 0.10). The attacker arrives 30 s into the run, as in OPEN.
+    """
+    p, t, n, q = 0.008, 30.0, 300, 0.5
     arrive = OPEN_ARRIVAL_S
     loaded = _load(
         tmp_path,
@@ -194,6 +214,8 @@ def test_detection_by_k_observers_matches_the_formula(tmp_path: Path, k: int) ->
             f"skill: {p}, view_range_m: 500}}}}",
             f"threat.start_s={arrive + t}",
             f"threat.on_site_before_s={t}",
+            f"threat.indicator_probability={{reconnaissance: 0, approach: {q}}}",
+            "threat.conspicuousness_shape=1",
             f"run.duration_s={arrive + t + 1}",
         ],
     )
@@ -202,8 +224,86 @@ def test_detection_by_k_observers_matches_the_formula(tmp_path: Path, k: int) ->
     detected = sum(
         _run(loaded, "nobody", r, check=False).row[C.DETECTED_BEFORE_ATTACK] for r in range(n)
     )
-    expected = 1.0 - (1.0 - p) ** (k * t)
+    expected = _shared_detection(p, k, t, q, 1.0)
     assert stats.binomtest(int(detected), n, expected).pvalue > 0.001, (detected / n, expected)
+
+
+# ---------------------------------------------------------------------- visitors' eyes ---
+
+#: OPEN with 300 visitors and the attacker on site for 2 minutes, plainly showing an
+#: indicator in the approach; nobody else watches.
+VISITORS = [
+    "crowd.initial_inside=300",
+    "threat.start_s=150",
+    "threat.on_site_before_s=120",
+    "threat.indicator_probability={reconnaissance: 0, approach: 1}",
+    "threat.conspicuousness={reconnaissance: 0, approach: 0.05, attack: 1}",
+    "crowd.notice_skill=0.001",
+]
+
+
+def _alerted_before_attack(loaded, n: int) -> tuple[int, int]:
+    """Of n runs: how many had a detection, and a police alert, before the attack began."""
+    detected = alerted = 0
+    for r in range(n):
+        row = _run(loaded, "nobody", r, check=False).row
+        detected += bool(row[C.DETECTED_BEFORE_ATTACK])
+        alerted += bool(row[C.T_POLICE_ALERTED_S] < OPEN_ARRIVAL_S + 120)
+    return detected, alerted
+
+
+@pytest.mark.slow
+def test_the_visitors_report_probability_moves_detection_and_the_police_alert(
+    tmp_path: Path,
+) -> None:
+    """With no staff, visitors who notice and report are the only way the police learn early.
+
+    Raising ``crowd.report_probability`` from 0.05 to 0.75 must raise both the share of runs
+    detected before the attack and the share in which a call reached the police before it
+    (one-sided Fisher exact tests over 40 runs each, rejected above 0.01).
+    """
+    shares = {}
+    for rp in (0.05, 0.75):
+        loaded = _load(tmp_path, OPEN, [*VISITORS, f"crowd.report_probability={rp}"])
+        shares[rp] = _alerted_before_attack(loaded, 40)
+    for i in (0, 1):
+        low, high = shares[0.05][i], shares[0.75][i]
+        table = [[high, 40 - high], [low, 40 - low]]
+        assert stats.fisher_exact(table, alternative="greater").pvalue < 0.01, shares
+
+
+@pytest.mark.parametrize(("role", "challenges"), [("security_guard", True), ("steward", False)])
+def test_a_visitor_report_sends_staff_with_powers_to_detain_to_challenge(
+    tmp_path: Path, role: str, challenges: bool
+) -> None:
+    """A guard who cannot see the attacker is told by a visitor and goes to challenge them.
+
+    The guard stands in the yard behind the wall, blind (view range 1 m); visitors at the
+    stage notice and report at once over a hop with no delay. A guard (power to detain)
+    walks round the wall and stops the attacker; a steward only passes the report on.
+    """
+    loaded = _load(
+        tmp_path,
+        EMPTY,
+        [
+            *VISITORS,
+            "crowd.notice_skill=0.1",
+            "crowd.report_probability=1",
+            f"configurations.nobody.staff={{g: {{role: {role}, count: 1, post: yard, "
+            "skill: 0, view_range_m: 1}}",
+            "configurations.nobody.coordination.visitor_to_staff={delay_s: 0, loss: 0}",
+        ],
+    )
+    for replicate in range(3):
+        out = _run(loaded, "nobody", replicate)
+        ev = out.events
+        told = ev[(ev[C.KIND] == "message") & ev[C.DETAIL].str.startswith("visitor_to_staff")]
+        assert len(told), "the visitors did report to the member of staff"
+        challenged = ev[ev[C.KIND] == "challenged"]
+        assert (len(challenged) > 0) == challenges
+        assert bool(out.row[C.ATTACK_PREVENTED]) == challenges
+        if challenges:
+            assert challenged[C.ACTOR].str.startswith("staff:").all()
 
 
 # ---------------------------------------------------------------------------- response ---

@@ -354,6 +354,8 @@ def test_a_cell_goes_on_when_one_member_is_questioned_during_reconnaissance(venu
         "threat.reconnaissance_s=100",
         "threat.deterred_if_questioned=0",
         "threat.conspicuousness={reconnaissance: 1, approach: 0, attack: 1}",
+        "threat.indicator_probability={reconnaissance: 1, approach: 0}",
+        "threat.conspicuousness_shape=1000000",
         "threat.start_s=110",
         "threat.on_site_before_s=5",
         "configurations.base.staff={cops: {role: police, count: 4, post: stage, skill: 1, "

@@ -47,6 +47,9 @@ class Attacker(mesa.Agent):
         self.goal = np.zeros(2)
         self.ended_at = np.nan
         self.visitor_reports = 0
+        #: Conspicuousness multiplier in each phase before the attack (0: shows nothing);
+        #: set by :class:`~softtarget.sim.threat.plan.Threat` from the replicate's plan.
+        self.looks: dict[Phase, float] = {}
         self.screen_u = u[0]  # compared with the screening catch probability
         self.deter_u = u[3]  # compared with the deterrence probability
         self.detonate_u = u[4]  # compared with the chance a challenged bomber detonates
@@ -62,6 +65,19 @@ class Attacker(mesa.Agent):
     def active(self) -> bool:
         """On site and not yet stopped."""
         return self.phase in (Phase.RECONNAISSANCE, Phase.APPROACH, Phase.ATTACK)
+
+    @property
+    def conspicuousness(self) -> float:
+        """How noticeable this attacker is now (multiplies an observer's skill).
+
+        In the attack every attacker is as conspicuous as ``threat.conspicuousness["attack"]``;
+        before it, the phase's conspicuousness times this attacker's own draw for the phase,
+        so that an attacker who hides well hides from everyone.
+        """
+        c = self.model.scenario.threat.conspicuousness.get(self.phase, 0.0)
+        if self.phase == Phase.ATTACK:
+            return c
+        return c * self.looks.get(self.phase, 0.0)
 
     def act(self) -> None:
         """Do what this step of the attacker's phase asks."""

@@ -43,6 +43,25 @@ def _weighted_choice(weights: dict[Any, float], u: float) -> Any:
     return keys[int(min(np.searchsorted(cum, u, side="right"), len(keys) - 1))]
 
 
+#: The phases before the attack in which an attacker may show an indicator, in draw order.
+LOOK_PHASES: tuple[Phase, ...] = (Phase.RECONNAISSANCE, Phase.APPROACH)
+
+
+def draw_looks(th: ThreatSpec, rng: np.random.Generator) -> np.ndarray:
+    """Each cell member's conspicuousness multiplier per phase before the attack.
+
+    0 for an attacker who shows no indicator in that phase (chance 1 −
+    ``indicator_probability``), otherwise a gamma draw with mean 1 and shape
+    ``conspicuousness_shape``. Observers share it: a concealed attacker stays concealed
+    however many watch, so detection levels off as observers are added. A fixed number of
+    draws whatever the spec, so configurations of a replicate meet the same attackers.
+    """
+    n = (max(th.attackers), len(LOOK_PHASES))
+    shows = rng.random(n) < np.array([th.indicator_probability.get(p, 0.0) for p in LOOK_PHASES])
+    k = th.conspicuousness_shape
+    return np.where(shows, rng.gamma(k, 1.0 / k, n), 0.0)
+
+
 @dataclass(frozen=True)
 class ThreatPlan:
     """What the threat of one replicate is, before anyone acts on it."""
@@ -57,10 +76,17 @@ class ThreatPlan:
     adapts: bool  # strikes the queue when screening would likely catch the weapon
     target_u: np.ndarray  # uniforms placing the target point in its zone
     per_attacker: np.ndarray  # (cell members, 6) uniforms: screening, offset, deterrence...
+    looks: np.ndarray  # (cell members, len(LOOK_PHASES)) conspicuousness multipliers
 
     @classmethod
-    def draw(cls, th: ThreatSpec, rng: np.random.Generator) -> ThreatPlan:
-        """Draw the replicate's threat: a fixed number of draws, in a fixed order."""
+    def draw(
+        cls, th: ThreatSpec, rng: np.random.Generator, looks_rng: np.random.Generator
+    ) -> ThreatPlan:
+        """Draw the replicate's threat: a fixed number of draws, in a fixed order.
+
+        How noticeable each attacker is before the attack comes from ``looks_rng``, its own
+        stream, so adding it left every other draw as it was.
+        """
         u = rng.random(8)
         per_attacker = rng.random((max(th.attackers), 6))
         start = float(th.start_s.sample(rng))
@@ -88,6 +114,7 @@ class ThreatPlan:
             adapts=bool(u[5] < th.adaptive_probability),
             target_u=u[6:8],  # a point in the target zone, and nothing else
             per_attacker=per_attacker,
+            looks=draw_looks(th, looks_rng),
         )
 
 
@@ -98,7 +125,7 @@ class Threat:
         """Draw the replicate's attack and create its attackers (Mesa agents)."""
         self.model = model
         self.spec = model.scenario.threat
-        self.plan = ThreatPlan.draw(self.spec, model.rngs["threat"])
+        self.plan = ThreatPlan.draw(self.spec, model.rngs["threat"], model.rngs["looks"])
         p = self.plan
         self.target_choice = p.target  # an adaptive attacker may change it to the queue
         self.recon_window = p.recon_window  # questioning ends a visit early
@@ -109,6 +136,7 @@ class Threat:
         self.by_id: dict[int, Attacker] = {}
         for i in range(p.attackers):
             a = MODES[p.mode](model, i, p.start_s, p.per_attacker[i])  # type: ignore[index]
+            a.looks = dict(zip(LOOK_PHASES, p.looks[i].tolist(), strict=True))
             self.attackers.append(a)
             self.by_id[i] = a
         if p.attack:
