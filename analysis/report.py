@@ -114,6 +114,11 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
         failures[C.CONFIGURATION].astype(str).value_counts().reindex(configurations, fill_value=0)
     )
 
+    # the batch's own task set, not the scenario's run.replications: --reps overrides that
+    planned_reps = (manifest.get("task_set") or {}).get(
+        "replications", run_cfg.get("replications", "unknown")
+    )
+
     parts: list[str] = []
     parts.append(f"<h1>{_e(name)}</h1>")
     if description:
@@ -134,7 +139,8 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
             [
                 ("results folder", folder.resolve()),
                 ("status", manifest.get("status", "unknown")),
-                ("replications", run_cfg.get("replications", "unknown")),
+                ("replications planned", planned_reps),
+                ("replications run", int(runs[C.REPLICATE].nunique()) if len(runs) else 0),
                 ("successful runs", len(runs)),
                 ("failed runs", len(failures)),
             ]

@@ -1,3 +1,4 @@
+import json
 import warnings
 from html.parser import HTMLParser
 
@@ -112,6 +113,20 @@ def test_report_is_self_contained_html(results_dir, tmp_path):
     assert "Wilcoxon signed-rank" in body and "Holm-adjusted" in body
     assert "stewards: 10" in body  # the resolved scenario as YAML
     assert "significant" not in body.lower()
+
+
+def test_report_states_the_replications_the_batch_ran(make_results, tmp_path):
+    """A batch run with --reps 12 on a scenario of 100 replications says 12, not 100."""
+    folder = make_results("reps", replications=12)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["scenario"]["run"]["replications"] = 100
+    manifest["task_set"] = {"runs": 24, "replications": 12}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    parser = _Collector()
+    parser.feed(write_report(folder, tmp_path / "reps.html").read_text(encoding="utf-8"))
+    body = "".join(parser.text)
+    assert "replications planned12" in body and "replications run12" in body
+    assert "replications planned100" not in body
 
 
 def test_report_default_path(make_results):
