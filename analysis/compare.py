@@ -148,10 +148,10 @@ def compare(
     - Against the baseline (other configurations only), pairs matched on ``replicate`` with
       a value on both sides: ``n_pairs``; ``diff_mean`` :math:`=\bar d`,
       :math:`d_r = y_r - x_r` (configuration minus baseline) with its bootstrap interval;
-      ``p_value`` of the paired test named in ``test`` (Wilcoxon signed-rank for numbers,
-      exact McNemar for yes/no); ``p_holm``, Holm-adjusted across the outcomes of this
-      configuration's comparison; ``effect_rank_biserial``, the matched-pairs rank-biserial
-      correlation in [−1, 1].
+      ``p_value`` of the paired test named in ``test``, a test of that same mean difference
+      (paired permutation test, sign flips, for numbers; exact McNemar for yes/no);
+      ``p_holm``, Holm-adjusted across the outcomes of this configuration's comparison;
+      ``effect_rank_biserial``, the matched-pairs rank-biserial correlation in [−1, 1].
 
     Times are compared only over pairs where the event happened in both runs, which is a
     comparison conditional on the event (see ``n_pairs``); compare the yes/no outcomes too.
@@ -381,8 +381,8 @@ def _p(p: float) -> str:
 
 
 def p_with_test(p: float, test: object) -> str:
-    """A p-value with the short name of its test: ``0.013 (Wilcoxon)``."""
-    short = {S.WILCOXON: "Wilcoxon", S.MCNEMAR: "McNemar"}
+    """A p-value with the short name of its test: ``0.013 (permutation)``."""
+    short = {S.SIGN_FLIP: "permutation", S.WILCOXON: "Wilcoxon", S.MCNEMAR: "McNemar"}
     name = "" if test is None or test is pd.NA else short.get(str(test), str(test))
     return f"{_p(p)} ({name})" if name else _p(p)
 
@@ -437,8 +437,9 @@ def _notes(table: pd.DataFrame) -> list[str]:
         "replicate (common random numbers); 'pairs' counts pairs with a value on both sides.",
         f"Intervals: {level}; bootstrap (BCa, percentile where BCa is degenerate) for means, "
         "medians and differences; Wilson for shares (pp = percentage points).",
-        "p: two-sided p of the test named (Wilcoxon signed-rank for numbers, exact McNemar "
-        "for yes/no outcomes), Holm-adjusted across the outcomes of each comparison.",
+        "p: two-sided p of the test named, about the same mean difference the interval "
+        "brackets (paired permutation test of the mean for numbers, exact McNemar for yes/no "
+        "outcomes), Holm-adjusted across the outcomes of each comparison.",
         "Effect size: matched-pairs rank-biserial r in [−1, 1] (+1: every pair higher than "
         "the baseline).",
     ]

@@ -25,6 +25,7 @@ __all__ = [
     "mcnemar_exact",
     "paired_test",
     "rank_biserial",
+    "sign_flip_test",
     "wilcoxon_signed_rank",
     "wilson_interval",
 ]
@@ -200,6 +201,41 @@ def wilcoxon_signed_rank(d: np.ndarray | list[float]) -> float:
     return 1.0 if math.isnan(p) else p
 
 
+def sign_flip_test(
+    d: np.ndarray | list[float],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    rng: np.random.Generator | int | None = 0,
+) -> float:
+    r"""Two-sided p-value of the paired permutation test that the mean difference is zero.
+
+    Under the null the configuration does nothing, so each pair's difference :math:`d_i` is
+    as likely to have either sign; the p-value is the share of sign assignments whose mean is
+    at least as far from zero as :math:`\bar d` (``scipy.stats.permutation_test`` with
+    ``permutation_type="samples"``: exact enumeration of all :math:`2^n` assignments where
+    that is no more than ``n_resamples``, random assignments otherwise). It tests the same
+    quantity the bootstrap interval of :math:`\bar d` estimates — unlike the Wilcoxon test,
+    which is about ranks, so a skewed difference (most pairs unchanged, a few much worse) can
+    have an interval far from zero and a large Wilcoxon p. No pairs gives ``NaN``; only
+    zero differences give ``p = 1``.
+    """
+    a = _clean(d)
+    if a.size == 0:
+        return math.nan
+    if np.all(a == 0):
+        return 1.0
+    res = stats.permutation_test(
+        (a,),
+        _mean,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        random_state=rng,
+    )
+    return float(min(1.0, res.pvalue))
+
+
 def mcnemar_exact(before: np.ndarray, after: np.ndarray) -> float:
     r"""Two-sided exact McNemar p-value for paired yes/no outcomes.
 
@@ -230,6 +266,7 @@ class PairedTest:
 
 
 WILCOXON = "Wilcoxon signed-rank"
+SIGN_FLIP = "paired permutation of the mean"
 MCNEMAR = "McNemar exact"
 
 
@@ -246,9 +283,10 @@ def paired_test(
 
     Pairs with a missing value on either side are dropped; :math:`d_i = y_i - x_i` for the
     rest. Reports the mean difference :math:`\bar d` with its bootstrap interval (BCa, or
-    percentile where BCa is degenerate), a two-sided p-value — the Wilcoxon signed-rank test
-    for numeric outcomes, the exact McNemar test for yes/no outcomes (``boolean``) — and the
-    matched-pairs rank-biserial correlation of :math:`d`. For yes/no outcomes :math:`\bar d`
+    percentile where BCa is degenerate), a two-sided p-value about the same mean — the paired
+    permutation (sign-flip) test for numeric outcomes (:func:`sign_flip_test`), the exact
+    McNemar test for yes/no outcomes (``boolean``) — and the matched-pairs rank-biserial
+    correlation of :math:`d`. For yes/no outcomes :math:`\bar d`
     is the difference of the shares, in [−1, 1].
     """
     x = np.asarray(baseline, dtype=float).ravel()
@@ -262,5 +300,5 @@ def paired_test(
     if boolean:
         p, test = mcnemar_exact(x.astype(bool), y.astype(bool)), MCNEMAR
     else:
-        p, test = wilcoxon_signed_rank(d), WILCOXON
+        p, test = sign_flip_test(d, n_resamples=n_resamples, rng=rng), SIGN_FLIP
     return PairedTest(int(d.size), interval, p, test, rank_biserial(d))

@@ -225,8 +225,9 @@ E estimate.
 In every table, replicate *r* of each configuration saw the same visitors and the same attacker
 (common random numbers), so differences are paired. Shares and means come with 95% intervals
 (Wilson for shares, bootstrap BCa for means); the difference is public_private minus
-public_only with its bootstrap interval; p is two-sided (exact McNemar for yes/no outcomes,
-Wilcoxon signed-rank for numbers), Holm-adjusted over the outcomes of the table. Times count
+public_only with its bootstrap interval; p is two-sided and tests that same difference (exact
+McNemar for yes/no outcomes, paired permutation test of the mean for numbers), Holm-adjusted
+over the outcomes of the table. Times count
 only runs where the event happened. Unless a section says otherwise, every run has an attack
 (`threat.probability: 1`): the outcomes are conditional on an attack.
 

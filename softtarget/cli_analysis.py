@@ -85,9 +85,10 @@ def compare_command(
     For every outcome: runs, mean (share for yes/no outcomes) and median with 95% bootstrap
     intervals; for every other configuration the mean paired difference to the baseline
     (pairs share a replicate: common random numbers) with its interval, the two-sided p of
-    the Wilcoxon signed-rank test (exact McNemar for yes/no outcomes), Holm-adjusted across
-    outcomes, and the matched-pairs rank-biserial effect size. With --by, one such table per
-    value of a column (the comparison conditional on, say, the mode of attack).
+    the paired permutation test of that mean difference (exact McNemar for yes/no outcomes),
+    Holm-adjusted across outcomes, and the matched-pairs rank-biserial effect size. With
+    --by, one such table per value of a column (the comparison conditional on, say, the mode
+    of attack).
     """
     from softtarget.analysis.compare import compare, compare_by, format_comparison
     from softtarget.analysis.results import load, load_failures

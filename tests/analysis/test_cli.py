@@ -30,7 +30,7 @@ def test_compare_table_markdown_csv(cli, results_dir, tmp_path):
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "killed" in result.output and "(baseline)" in result.output
-    assert "Wilcoxon signed-rank" in result.output
+    assert "paired permutation test of the mean" in result.output
     md = runner.invoke(cli, [*args, "--format", "markdown"])
     assert md.exit_code == 0 and md.output.startswith("| outcome |")
     out = tmp_path / "c.csv"

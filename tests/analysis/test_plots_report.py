@@ -110,7 +110,7 @@ def test_report_is_self_contained_html(results_dir, tmp_path):
     assert "synthetic <test>" in body and "<test>" not in text.replace("&lt;test&gt;", "")
     assert "ValueError: <boom> & co" in body  # the failed run, escaped
     assert "abcdef0123456789" in body  # scenario hash
-    assert "Wilcoxon signed-rank" in body and "Holm-adjusted" in body
+    assert "paired permutation test of the mean" in body and "Holm-adjusted" in body
     assert "stewards: 10" in body  # the resolved scenario as YAML
     assert "significant" not in body.lower()
 

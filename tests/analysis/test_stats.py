@@ -91,6 +91,29 @@ def test_wilcoxon_edge_cases():
     assert math.isnan(S.wilcoxon_signed_rank([np.nan]))
 
 
+def test_sign_flip_test_is_about_the_mean_the_interval_brackets():
+    """Most pairs unchanged, a few much worse: the mean difference's interval lies far from 0,
+    and so must the test's p — the Wilcoxon test, which is about ranks, says otherwise."""
+    rng = np.random.default_rng(9)
+    d = np.concatenate([rng.integers(-3, 2, 34), rng.integers(5, 40, 6)]).astype(float)
+    assert S.bootstrap_ci(d, n_resamples=1999, rng=1).low > 0
+    assert S.sign_flip_test(d, n_resamples=9999, rng=1) < 0.05
+    assert S.wilcoxon_signed_rank(d) > 0.5
+
+
+def test_sign_flip_test_exact_and_edge_cases():
+    # 5 pairs: all 32 sign assignments are enumerated; only ±(all positive) are as extreme
+    assert S.sign_flip_test([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2 / 32)
+    assert S.sign_flip_test(np.zeros(8)) == 1.0
+    assert math.isnan(S.sign_flip_test([]))
+    # no effect: p spread over (0, 1], about 5 % below 0.05 (seeded, 400 samples of 20 pairs)
+    rng = np.random.default_rng(4)
+    ps = np.array(
+        [S.sign_flip_test(rng.normal(0, 1, 20), n_resamples=999, rng=i) for i in range(400)]
+    )
+    assert 0.02 < np.mean(ps < 0.05) < 0.09
+
+
 def test_mcnemar_exact():
     before = np.zeros(10, dtype=bool)
     after = np.ones(10, dtype=bool)
@@ -110,11 +133,11 @@ def test_paired_test_detects_a_planted_effect_with_the_right_sign():
     base, other = _pairs(-2.0)
     t = S.paired_test(base, other, n_resamples=1999, rng=1)
     assert t.n_pairs == 40
-    assert t.p_value < 1e-4
+    assert t.p_value <= 2 / (1999 + 1)  # no sign flip of 1999 comes near the observed mean
     assert t.difference.high < 0
     assert t.difference.estimate == pytest.approx(-2.0, abs=0.5)
     assert t.rank_biserial < -0.8
-    assert t.test == S.WILCOXON
+    assert t.test == S.SIGN_FLIP
 
 
 def test_paired_test_without_an_effect():
