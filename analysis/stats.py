@@ -217,12 +217,12 @@ def sign_flip_test(
     quantity the bootstrap interval of :math:`\bar d` estimates — unlike the Wilcoxon test,
     which is about ranks, so a skewed difference (most pairs unchanged, a few much worse) can
     have an interval far from zero and a large Wilcoxon p. No pairs gives ``NaN``; only
-    zero differences give ``p = 1``.
+    zero differences, or a single pair, give ``p = 1``.
     """
     a = _clean(d)
     if a.size == 0:
         return math.nan
-    if np.all(a == 0):
+    if np.all(a == 0) or a.size == 1:  # one pair: both signs are as extreme as the other
         return 1.0
     res = stats.permutation_test(
         (a,),

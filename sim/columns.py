@@ -13,7 +13,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 3  # 2: the attack's timeline (end, duration, ...); 3: exits.parquet
+SCHEMA_VERSION: Final = 4  # 2: the attack's timeline; 3: exits.parquet; 4: harm by phase, place
 
 
 def _metadata(table: str) -> dict[bytes, bytes]:
@@ -58,6 +58,14 @@ CRUSH_INJURED: Final = "crush_injured"
 KILLED_OUTSIDE: Final = "killed_outside"
 INJURED_OUTSIDE: Final = "injured_outside"
 CRUSH_INJURED_OUTSIDE: Final = "crush_injured_outside"
+# by place: in a screening queue (or being screened) when harmed, a part of "outside"
+KILLED_IN_QUEUE: Final = "killed_in_queue"
+INJURED_IN_QUEUE: Final = "injured_in_queue"
+# by phase: harmed before the first armed officer was on scene (all, if none came)
+KILLED_BEFORE_ARMED: Final = "killed_before_armed"
+INJURED_BEFORE_ARMED: Final = "injured_before_armed"
+# by cause: crush injuries after the venue had ordered an evacuation (the rest: in flight)
+CRUSH_INJURED_IN_EVACUATION: Final = "crush_injured_in_evacuation"
 
 # --- runs.parquet: crowd --------------------------------------------------------------------
 VISITORS: Final = "visitors"
@@ -104,6 +112,11 @@ RUNS_SCHEMA: Final = pa.schema(
         pa.field(KILLED_OUTSIDE, pa.int64(), nullable=False),
         pa.field(INJURED_OUTSIDE, pa.int64(), nullable=False),
         pa.field(CRUSH_INJURED_OUTSIDE, pa.int64(), nullable=False),
+        pa.field(KILLED_IN_QUEUE, pa.int64(), nullable=False),
+        pa.field(INJURED_IN_QUEUE, pa.int64(), nullable=False),
+        pa.field(KILLED_BEFORE_ARMED, pa.int64(), nullable=False),
+        pa.field(INJURED_BEFORE_ARMED, pa.int64(), nullable=False),
+        pa.field(CRUSH_INJURED_IN_EVACUATION, pa.int64(), nullable=False),
         pa.field(VISITORS, pa.int64(), nullable=False),
         pa.field(EVAC_TIME_S, pa.float64()),
         pa.field(PEAK_DENSITY, pa.float64(), nullable=False),
@@ -134,6 +147,11 @@ OUTCOMES: Final = (
     KILLED_OUTSIDE,
     INJURED_OUTSIDE,
     CRUSH_INJURED_OUTSIDE,
+    KILLED_IN_QUEUE,
+    INJURED_IN_QUEUE,
+    KILLED_BEFORE_ARMED,
+    INJURED_BEFORE_ARMED,
+    CRUSH_INJURED_IN_EVACUATION,
     EVAC_TIME_S,
     PEAK_DENSITY,
     DENSITY_EXPOSURE,

@@ -196,6 +196,8 @@ class Crowd(People):
         if len(people) == 0:
             return
         outside = ~self.model.geo.inside_perimeter(self.xy[people])
+        self.queuing_at_harm[people] = self.state[people] == State.QUEUING
+        self.t_harmed[people] = self.model.t
         for p in people:
             if self.state[p] == State.QUEUING:
                 self.model.screening.leave(int(p))

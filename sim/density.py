@@ -67,5 +67,7 @@ class Density:
             cw.state[hurt] = State.INJURED
             m.remove(hurt)
             cw.crushed[hurt] = True
+            cw.t_harmed[hurt] = self.model.t
+            cw.crushed_in_evacuation[hurt] = self.model.response.evacuating
             self.crush_injured += len(hurt)
             self.model.log(Event.CRUSH_INJURY, "crowd", f"n={len(hurt)}")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from matplotlib.path import Path as MplPath
 
+from softtarget.sim import columns as C
 from softtarget.sim.errors import RunError
 from softtarget.sim.people import IS_STANDING, People, State
 from softtarget.sim.screening import Lane
@@ -69,6 +70,18 @@ TOL_M: Final = 1e-6
 TOL_S: Final = 1e-9
 #: Indices listed in a message at most (the count is always given).
 MAX_LISTED: Final = 10
+
+#: Outcome columns that count a part of another's people (part, whole).
+_PARTS: Final = (
+    (C.KILLED_OUTSIDE, C.KILLED),
+    (C.INJURED_OUTSIDE, C.INJURED),
+    (C.CRUSH_INJURED_OUTSIDE, C.CRUSH_INJURED),
+    (C.KILLED_IN_QUEUE, C.KILLED_OUTSIDE),
+    (C.INJURED_IN_QUEUE, C.INJURED_OUTSIDE),
+    (C.KILLED_BEFORE_ARMED, C.KILLED),
+    (C.INJURED_BEFORE_ARMED, C.INJURED),
+    (C.CRUSH_INJURED_IN_EVACUATION, C.CRUSH_INJURED),
+)
 
 
 class InvariantError(RunError):
@@ -197,7 +210,10 @@ class InvariantChecker:
         self.step += 1
 
     def check_row(self, row: dict[str, Any]) -> None:
-        """Check the outcome row of the run: no negative count, cost or time."""
+        """Check the outcome row: no negative count, cost or time; every part within its whole."""
+        over = [f"{p}={row[p]} > {w}={row[w]}" for p, w in _PARTS if row[p] > row[w]]
+        if over:
+            self.fail(NON_NEGATIVE, "a part of an outcome exceeds its whole: " + ", ".join(over))
         bad = []
         for key, value in row.items():
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
@@ -589,6 +605,9 @@ class InvariantChecker:
         wrong = np.flatnonzero(crushed & ~injured & ~killed)
         if len(wrong):
             self.fail(HARM, "crushed people who are not injured", wrong)
+        untimed = np.flatnonzero((killed | injured) != ~np.isnan(cw.t_harmed))
+        if len(untimed):
+            self.fail(HARM, "the time of harm is set for exactly the killed and injured", untimed)
         attack_harm = np.flatnonzero(killed | (injured & ~crushed))
         if len(attack_harm) and not m.threat.began:
             self.fail(

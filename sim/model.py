@@ -184,6 +184,8 @@ class SoftTargetModel(mesa.Model):
         )
         t_detect = self.detection.t_first
         end, duration = threat.end()
+        armed = threat.t_armed_on_scene
+        before_armed = cw.t_harmed < armed if not math.isnan(armed) else ~np.isnan(cw.t_harmed)
 
         def rel(x: float) -> float:
             return x - start if not math.isnan(x) and plan.attack else math.nan
@@ -212,6 +214,11 @@ class SoftTargetModel(mesa.Model):
             C.KILLED_OUTSIDE: int((killed & cw.outside_at_harm).sum()),
             C.INJURED_OUTSIDE: int((hurt & cw.outside_at_harm).sum()),
             C.CRUSH_INJURED_OUTSIDE: int((cw.crushed & cw.outside_at_harm).sum()),
+            C.KILLED_IN_QUEUE: int((killed & cw.queuing_at_harm).sum()),
+            C.INJURED_IN_QUEUE: int((hurt & cw.queuing_at_harm).sum()),
+            C.KILLED_BEFORE_ARMED: int((killed & before_armed).sum()),
+            C.INJURED_BEFORE_ARMED: int((hurt & before_armed).sum()),
+            C.CRUSH_INJURED_IN_EVACUATION: int(cw.crushed_in_evacuation.sum()),
             C.VISITORS: int((cw.state != State.PLANNED).sum()),
             C.EVAC_TIME_S: evac,
             C.PEAK_DENSITY: self.density.peak,

@@ -74,6 +74,9 @@ class People:
         self.exit = np.full(n, -1, dtype=np.int64)  # checkpoint index while arriving
         self.outside_at_harm = np.zeros(n, dtype=bool)
         self.crushed = np.zeros(n, dtype=bool)  # injured by crowd pressure (counted apart)
+        self.t_harmed = np.full(n, np.nan)  # when killed or injured
+        self.queuing_at_harm = np.zeros(n, dtype=bool)  # in a screening line when harmed
+        self.crushed_in_evacuation = np.zeros(n, dtype=bool)  # after an evacuation order
         self.warm = np.zeros(n, dtype=bool)  # present at the start (warm start)
         self.dwell = np.zeros(n)  # first dwell at an attractor, s (drawn up front)
         self.room = np.full(n, 8, dtype=np.int8)  # most others accepted around one at rest

@@ -273,9 +273,14 @@ def test_a_standing_jammed_crowd_is_not_crushed(tmp_path: Path) -> None:
     assert model.density.crush_injured == 0  # ... but nobody pushes
 
 
-def test_a_fleeing_jammed_crowd_is_crushed(tmp_path: Path) -> None:
-    # everyone perceives a threat in the middle of the stage and runs for the one door
+@pytest.mark.parametrize("ordered", [False, True])
+def test_a_fleeing_jammed_crowd_is_crushed(tmp_path: Path, ordered: bool) -> None:
+    # everyone perceives a threat in the middle of the stage and runs for the one door; with
+    # ``ordered`` the venue has also ordered an evacuation: the crush is then counted as one
+    # in evacuation (``crush_injured_in_evacuation``), otherwise as one in flight
     model = _jammed(tmp_path)
+    if ordered:
+        model.response.pending_at = 0.0
     cw = model.crowd
     centre = cw.xy[cw.state == State.INSIDE].mean(axis=0)
     assert len(cw.flee(centre, 1e3)) > 1500
@@ -283,6 +288,9 @@ def test_a_fleeing_jammed_crowd_is_crushed(tmp_path: Path) -> None:
         model.step()
     assert model.density.crush_injured > 0
     assert (cw.state[cw.crushed] == State.INJURED).all()
+    row = model.outcome()
+    assert row[C.CRUSH_INJURED_IN_EVACUATION] == (row[C.CRUSH_INJURED] if ordered else 0)
+    assert (cw.t_harmed[cw.crushed] <= model.t).all()
 
 
 def test_an_ordered_calm_evacuation_of_the_jam_is_not_crushed(tmp_path: Path) -> None:

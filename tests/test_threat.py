@@ -153,6 +153,42 @@ def test_armed_arrival_ends_the_shooting(venue: Path) -> None:
         assert row[C.ATTACK_DURATION_S] <= row[C.T_ARMED_ON_SCENE_S] + 5.0
 
 
+def _harm_in_events(events, before: float) -> tuple[int, int]:
+    """Killed and injured by the attack's events logged before model time ``before``."""
+    harm = events[events[C.KIND].isin(["hit", "strike", "struck", "detonation"])]
+    harm = harm[harm[C.T_S] < before]
+    counts = harm[C.DETAIL].str.extract(r"killed=(\d+) injured=(\d+)").astype(int)
+    return int(counts[0].sum()), int(counts[1].sum())
+
+
+def test_casualties_before_armed_police_arrive_are_those_the_events_log_before(
+    venue: Path,
+) -> None:
+    """Armed police who cannot hit and a shooter who goes on: harm on both sides of arrival."""
+    over = [
+        *SHOOTER_AT_STAGE,
+        "threat.firearm.self_end_per_min=0",
+        "threat.firearm.self_end_armed_per_min=0",
+        "crowd.hearing_range_m=10",
+        "crowd.call_probability=1",
+        "configurations.base.staff={armed: {role: armed_response, count: 2, armed: true, "
+        "hit_probability: 0, response_time_s: 1}, " + SCREENERS + "}",
+    ]
+    out = _run(venue, over)
+    row, events = out.row, out.events
+    arrival = events.loc[events[C.KIND] == "armed_on_scene", C.T_S]
+    assert len(arrival) == 1
+    killed, injured = _harm_in_events(events, float(arrival.iloc[0]))
+    assert (row[C.KILLED_BEFORE_ARMED], row[C.INJURED_BEFORE_ARMED]) == (killed, injured)
+    before, total = killed + injured, row[C.KILLED] + row[C.INJURED]
+    assert 0 < before < total  # the shooting went on after they came
+    # nobody armed comes: every casualty is one before armed police were on scene
+    alone = _run(venue, [*SHOOTER_AT_STAGE, *NOBODY_ON_DUTY]).row
+    assert alone[C.KILLED] > 0 and np.isnan(alone[C.T_ARMED_ON_SCENE_S])
+    assert alone[C.KILLED_BEFORE_ARMED] == alone[C.KILLED]
+    assert alone[C.INJURED_BEFORE_ARMED] == alone[C.INJURED]
+
+
 # ----------------------------------------------------------------------------- vehicle ---
 
 
@@ -317,6 +353,9 @@ def test_a_bomber_caught_at_screening_may_detonate_at_the_gate(venue: Path) -> N
     assert harmed > 0
     start = out.events[out.events[C.KIND] == "attack_start"][C.DETAIL]
     assert start.str.endswith("outside the perimeter").all()  # at the gate, not inside
+    # the people in the line at the gate are among the harmed, all of them outside
+    in_queue = out.row[C.KILLED_IN_QUEUE] + out.row[C.INJURED_IN_QUEUE]
+    assert 0 < in_queue <= out.row[C.KILLED_OUTSIDE] + out.row[C.INJURED_OUTSIDE]
     never = _run(venue, [*over, "threat.pbied.detonate_if_challenged=0"])
     assert never.row[C.ATTACK_PREVENTED] and never.row[C.KILLED] == 0
 

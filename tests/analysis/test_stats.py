@@ -105,6 +105,7 @@ def test_sign_flip_test_exact_and_edge_cases():
     # 5 pairs: all 32 sign assignments are enumerated; only ±(all positive) are as extreme
     assert S.sign_flip_test([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2 / 32)
     assert S.sign_flip_test(np.zeros(8)) == 1.0
+    assert S.sign_flip_test([7.0]) == 1.0  # one pair: +7 and −7 are equally extreme
     assert math.isnan(S.sign_flip_test([]))
     # no effect: p spread over (0, 1], about 5 % below 0.05 (seeded, 400 samples of 20 pairs)
     rng = np.random.default_rng(4)
