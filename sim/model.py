@@ -192,7 +192,7 @@ class SoftTargetModel(mesa.Model):
 
         waits = self.screening.waits
         return {
-            C.ATTACK_MODE: plan.mode,
+            C.ATTACK_MODE: plan.modes,
             C.ATTACKERS: plan.attackers,
             C.ATTACK_TARGET: threat.target_choice,
             C.ATTACK_START_S: plan.start_s,

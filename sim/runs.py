@@ -34,6 +34,7 @@ STREAMS: tuple[str, ...] = (
     "motion",
     "calls",
     "looks",
+    "cell",
 )
 
 

@@ -546,6 +546,32 @@ class Vehicle(Section):
     )
 
 
+class Cell(Section):
+    """How the members of a cell share out the attack: beside the first, or on their own."""
+
+    split_probability: Probability = Field(
+        0.5,
+        description="Chance that a member after the first strikes on their own: at a target "
+        "drawn from threat.target (a point of their own in it), stagger_s after the planned "
+        "start, perhaps with a weapon of their own; otherwise they strike beside the first "
+        "member, at the same time and with the same weapon (Paris, 13 November 2015: three "
+        "teams at six sites, the Stade de France bombers at three gates; London Bridge 2017 "
+        "and Westgate 2013: together; E).",
+    )
+    stagger_s: Dist = Field(
+        default_factory=lambda: {"dist": "uniform", "low": 0.0, "high": 600.0},
+        description="How long after the planned start a member on their own strikes (Stade de "
+        "France 2015: the three bombs at 21:20, 21:30 and 21:53; Brussels 2016: the two airport "
+        "bombs seconds apart, the metro bomb 70 min later; E).",
+    )
+    own_weapon_probability: Probability = Field(
+        0.25,
+        description="Chance that a member on their own carries a weapon of their own, drawn "
+        "from threat.mix (Paris 2015: rifles and suicide vests; London Bridge 2017: a van, "
+        "then knives; E).",
+    )
+
+
 class Threat(Section):
     """The diffuse threat: each run draws whether, how, how many, where and when."""
 
@@ -624,6 +650,10 @@ class Threat(Section):
         0.5,
         description="Chance that an attacker stopped and questioned by police during a "
         "reconnaissance visit abandons the plan (E).",
+    )
+    cell: Cell = Field(
+        default_factory=Cell,
+        description="How the members of a cell of two or more split targets, timing and weapons.",
     )
     firearm: Firearm = Field(default_factory=Firearm, description="Firearm parameters.")
     blade: Blade = Field(default_factory=Blade, description="Bladed weapon parameters.")

@@ -101,6 +101,7 @@ def test_screening_catch_probability_one_stops_every_inside_attack(tiny: Path) -
         "threat.adaptive_probability=0",
         "threat.start_s=90",
         "threat.on_site_before_s=60",
+        "threat.cell.stagger_s=0",  # a member on their own comes at the same time
         "configurations.base.screening.detection={firearm: 1}",
         "configurations.base.staff={lanes: {role: security_guard, count: 4, post: gate, skill: 0}}",
     ]

@@ -199,7 +199,9 @@ def test_a_vehicle_barrier_across_the_only_approach_stops_every_ramming(venue: P
         open_road.append(_run(venue, over, replicate).row)
         out = _run(venue, [*over, "configurations.base.vehicle_barriers=true"], replicate)
         barred.append(out.row)
-        assert (out.events[C.KIND] == "attacker_barrier").sum() == out.row[C.ATTACKERS]
+        # every vehicle that set off (a cell member on their own may start after the run)
+        started = (out.events[C.KIND] == "attack_start").sum()
+        assert started >= 1 and (out.events[C.KIND] == "attacker_barrier").sum() == started
     assert sum(r[C.KILLED] + r[C.INJURED] for r in barred) == 0
     assert sum(r[C.KILLED] + r[C.INJURED] for r in open_road) > 0  # the test can fail
 
@@ -405,3 +407,73 @@ def test_a_cell_goes_on_when_one_member_is_questioned_during_reconnaissance(venu
     assert (kinds == "questioned").sum() >= 1
     assert (kinds == "reconnaissance_end").sum() == 1  # the other member leaves with them
     assert (kinds == "attacker_arrived").sum() == 2  # and come back for the attack
+
+
+# -------------------------------------------------------------------------------- cells ---
+
+
+def test_cell_members_split_targets_timing_and_weapons_as_the_schema_says() -> None:
+    """Over 4000 drawn plans of a cell of two: how often the second member goes on their own
+    (binomial test), when and with what; one beside the first mirrors them."""
+    from scipy import stats
+
+    from softtarget.sim.threat.plan import ThreatPlan
+
+    over = [
+        "threat.attackers={2: 1}",
+        "threat.mix={firearm: 1, blade: 1}",
+        "threat.target={densest: 1, queue: 1}",
+        "threat.cell.split_probability=0.4",
+        "threat.cell.own_weapon_probability=0.5",
+        "threat.cell.stagger_s={dist: uniform, low: 30, high: 90}",
+    ]
+    th = load_scenario("festival", over).scenario.threat
+    n, split, other_weapon, other_target = 4000, 0, 0, 0
+    for seed in range(n):
+        plan = ThreatPlan.draw(th, *(np.random.default_rng([seed, k]) for k in range(3)))
+        first, second = plan.members[:2]
+        assert (first.team, first.mode, first.start_s) == (0, plan.mode, plan.start_s)
+        assert plan.modes == (plan.mode if first.mode == second.mode else "mixed")
+        if second.team == 0:
+            assert (second.mode, second.target, second.start_s, second.arrive_s) == (
+                first.mode, first.target, first.start_s, first.arrive_s)  # fmt: skip
+            continue
+        split += 1
+        assert 30.0 <= second.start_s - first.start_s <= 90.0
+        if first.arrive_s > 0:  # not clipped at the run's start: the same time on site
+            lead = first.start_s - first.arrive_s
+            assert second.arrive_s == pytest.approx(max(0.0, second.start_s - lead))
+        other_weapon += second.mode != first.mode
+        other_target += second.target != first.target
+    assert stats.binomtest(split, n, 0.4).pvalue > 0.01
+    # a weapon of their own comes from the mix of two: another weapon a quarter of the time
+    assert stats.binomtest(other_weapon, split, 0.5 * 0.5).pvalue > 0.01
+    assert stats.binomtest(other_target, split, 0.5).pvalue > 0.01  # a target of their own
+
+
+def test_a_member_on_their_own_strikes_later(venue: Path) -> None:
+    """Two shooters, the second on their own a minute after the first: two starts 60 s apart,
+    both fire, and the attack lasts from the first start to the last member's end."""
+    over = [
+        *SHOOTER_AT_STAGE,
+        "threat.attackers={2: 1}",
+        "threat.cell.split_probability=1",
+        "threat.cell.stagger_s=60",
+        "threat.firearm.self_end_per_min=0",
+        "threat.firearm.magazines=1",  # 15 rounds each: both are spent within the run
+        "crowd.hearing_range_m=10",  # most of the crowd stays: both have targets
+        *NOBODY_ON_DUTY,
+    ]
+    out = _run(venue, over)
+    assert out.row[C.ATTACK_END] == "spent"
+    ev = out.events
+    starts = ev[ev[C.KIND] == "attack_start"]
+    assert list(starts[C.ACTOR]) == ["attacker:0", "attacker:1"]
+    assert float(starts[C.T_S].diff().iloc[1]) == pytest.approx(60.0, abs=0.6)
+    shots = ev[ev[C.KIND] == "shot"][C.ACTOR].value_counts()
+    assert shots.get("attacker:0", 0) > 0 and shots.get("attacker:1", 0) > 0
+    assert out.row[C.ATTACK_DURATION_S] > 60.0
+    assert out.row[C.ATTACK_MODE] == "firearm"
+    # beside the first instead: both start together
+    together = _run(venue, [*over, "threat.cell.split_probability=0"]).events
+    assert together.loc[together[C.KIND] == "attack_start", C.T_S].nunique() == 1

@@ -18,6 +18,7 @@ from softtarget.sim.schema import detection_probability
 
 if TYPE_CHECKING:
     from softtarget.sim.model import SoftTargetModel
+    from softtarget.sim.threat.plan import Member
 
 
 def walk_towards(pos: np.ndarray, goal: np.ndarray, speed: float, dt: float) -> np.ndarray:
@@ -35,12 +36,13 @@ class Attacker(mesa.Agent):
     #: Whether the attacker walks during the approach (a vehicle waits on its approach road).
     walks = True
 
-    def __init__(self, model: SoftTargetModel, ident: int, start: float, u: np.ndarray) -> None:
-        """Cell member ``ident``, striking at ``start``, with its six uniforms ``u``."""
+    def __init__(self, model: SoftTargetModel, ident: int, member: Member, u: np.ndarray) -> None:
+        """Cell member ``ident`` with their share of the attack and their six uniforms ``u``."""
         super().__init__(model)
         th = model.scenario.threat
         self.ident = ident
-        self.start = start
+        self.member = member
+        self.start = member.start_s
         self.phase = Phase.WAITING
         self.end: End | None = None
         self.pos = np.zeros(2)
@@ -89,7 +91,7 @@ class Attacker(mesa.Agent):
                 self.pos = self.model.arrival_point.copy()
                 self.goal, _ = threat.target_point(self)
                 self.model.log(Event.RECONNAISSANCE_START, self.name)
-            elif t >= threat.plan.arrive_s:
+            elif t >= self.member.arrive_s:
                 self.arrive()
         elif self.phase == Phase.RECONNAISSANCE:
             self.pos = walk_towards(self.pos, self.goal, self.walk_speed, self.model.dt)
@@ -118,7 +120,7 @@ class Attacker(mesa.Agent):
             and p_catch >= threat.spec.adaptive_threshold
             and threat.plan.adapts
         ):
-            threat.adapt_to_queue()
+            threat.adapt_to_queue(self)
             goal, inside = threat.target_point(self)
             model.log(Event.ATTACKER_ADAPTED, self.name, "strikes the queue outside")
         self.pos = model.arrival_point.copy()
