@@ -38,6 +38,7 @@ __all__ = [
     "TIMESERIES_VARIABLES",
     "configuration_palette",
     "make_figures",
+    "plot_attack_ends",
     "plot_cost_effectiveness",
     "plot_distributions",
     "plot_ecdfs",
@@ -65,6 +66,7 @@ LABELS: Final[dict[str, str]] = {
     C.T_DETECT_S: "time to detection (s from attack start)",
     C.T_POLICE_ALERTED_S: "time to police alert (s from attack start)",
     C.T_NEUTRALISED_S: "time to neutralisation (s from attack start)",
+    C.ATTACK_DURATION_S: "attack duration (s)",
     C.EVAC_TIME_S: "evacuation time (s)",
     C.PEAK_DENSITY: "peak density (persons/m²)",
     C.DENSITY_EXPOSURE: "exposure above 5.5 persons/m² (person·s)",
@@ -377,6 +379,54 @@ def plot_response_timeline(
     return fig
 
 
+def plot_attack_ends(df: pd.DataFrame, *, palette: Palette | None = None) -> Figure:
+    """How attacks ended and how long they lasted, per configuration.
+
+    Left: the share of runs with an attack that ended each way (``attack_end``: prevented,
+    neutralised, suicide, spent, ...), one bar per configuration, ends stacked in the order
+    of their overall frequency. Right: the empirical distribution of ``attack_duration_s``
+    over the attacks that began and ended within the run.
+    """
+    order, palette, data = _prepare(df, palette)
+    fig, axes = _new_figure(1, 2, 12.0, 4.6)
+    left, right = axes[0, 0], axes[0, 1]
+    ends = data[C.ATTACK_END].astype("string") if C.ATTACK_END in data.columns else None
+    if ends is None or ends.dropna().empty:
+        _no_data(left, "no run had an attack")
+    else:
+        shares = pd.crosstab(data[C.CONFIGURATION], ends, normalize="index")
+        shares = shares.reindex(index=[c for c in order if c in shares.index])
+        kinds = list(ends.value_counts().index)
+        colours = sns.color_palette("colorblind", len(kinds))
+        bottom = np.zeros(len(shares))
+        for kind, colour in zip(kinds, colours, strict=True):
+            v = shares[kind].to_numpy() if kind in shares else np.zeros(len(shares))
+            left.barh(shares.index, v, left=bottom, color=colour, label=str(kind))
+            bottom += v
+        left.invert_yaxis()
+        left.set_xlim(0, 1)
+        left.set_xlabel("share of runs with an attack")
+        left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
+    left.set_title("How the attack ended")
+    drew = False
+    if C.ATTACK_DURATION_S in data.columns:
+        values = _numeric(data[C.ATTACK_DURATION_S])
+        for name in order:
+            v = values[data[C.CONFIGURATION] == name].dropna()
+            if v.empty:
+                continue
+            with _quiet_seaborn():
+                sns.ecdfplot(x=v.to_numpy(), ax=right, color=palette[name], lw=1.6)
+            drew = True
+    if not drew:
+        _no_data(right, "no attack began and ended")
+    right.set_xlabel("attack duration (s from its start to its last attacker's end)")
+    right.set_ylabel("share of attacks ≤ x")
+    right.set_title("How long it lasted")
+    _legend(fig, order, palette)
+    return fig
+
+
 def make_figures(
     runs: pd.DataFrame,
     timeseries: pd.DataFrame | None = None,
@@ -390,6 +440,7 @@ def make_figures(
         "ecdf": plot_ecdfs(runs, palette=palette),
         "cost_effectiveness": plot_cost_effectiveness(runs, palette=palette),
         "response_timeline": plot_response_timeline(runs, palette=palette),
+        "attack_ends": plot_attack_ends(runs, palette=palette),
     }
     if timeseries is not None and not timeseries.empty:
         extra = [c for c in _order(timeseries) if c not in palette]

@@ -148,8 +148,9 @@ def plot_command(results: Path, out: Path | None, svg: bool) -> None:
     """Seaborn figures of a results folder.
 
     Outcome distributions (box plots with runs as points, and ECDFs), cost against harm,
-    the detection → police alerted → neutralised timeline, and time-series envelopes
-    (median and 5–95% band over runs), one colour per configuration throughout.
+    the detection → police alerted → neutralised timeline, how attacks ended and how long
+    they lasted, and time-series envelopes (median and 5–95% band over runs), one colour
+    per configuration throughout.
 
     For a sweep folder (one with sweep.json, written by ``softtarget sweep``): each outcome's
     mean with its 95% interval against each swept parameter, one line per configuration; for

@@ -29,7 +29,7 @@ def test_plot_results_writes_every_figure(results_dir, tmp_path):
     paths = plot_results(results_dir, out, formats=("png", "svg"))
     stems = {p.stem for p in paths}
     assert stems == {"distributions", "ecdf", "cost_effectiveness", "response_timeline",
-                     "timeseries"}  # fmt: skip
+                     "attack_ends", "timeseries"}  # fmt: skip
     assert {p.suffix for p in paths} == {".png", ".svg"}
     for p in paths:
         assert p.parent == out and p.stat().st_size > 1000
@@ -40,7 +40,7 @@ def test_plot_results_without_timeseries(make_results):
     folder = make_results(with_timeseries=False)
     paths = plot_results(folder)
     assert {p.stem for p in paths} == {
-        "distributions", "ecdf", "cost_effectiveness", "response_timeline",
+        "distributions", "ecdf", "cost_effectiveness", "response_timeline", "attack_ends",
     }  # fmt: skip
     assert all(p.parent == folder / "figures" for p in paths)
 
@@ -103,7 +103,7 @@ def test_report_is_self_contained_html(results_dir, tmp_path):
     parser.feed(text)
     parser.close()
     assert "table" in parser.tags and "pre" in parser.tags
-    assert len(parser.imgs) == 5
+    assert len(parser.imgs) == 6
     assert all(src.startswith("data:image/png;base64,") for src in parser.imgs)
     body = "".join(parser.text)
     # escaped on the way in, intact after parsing
@@ -133,3 +133,27 @@ def test_report_default_path(make_results):
     folder = make_results(replications=6)  # where it goes, not what it says: a small folder
     out = write_report(folder)
     assert out == folder / "report.html" and out.exists()
+
+
+def test_attack_ends_figure_shows_each_configurations_shares():
+    from softtarget.analysis.plots import plot_attack_ends
+
+    ends = ["neutralised", "suicide", "suicide", None, "prevented", "prevented", "spent", None]
+    df = pd.DataFrame(
+        {
+            C.CONFIGURATION: pd.Categorical(["a"] * 4 + ["b"] * 4, ["a", "b"], ordered=True),
+            C.REPLICATE: [0, 1, 2, 3] * 2,
+            C.ATTACK_END: pd.array(ends, dtype="string"),
+            C.ATTACK_DURATION_S: [60.0, 120.0, 30.0, np.nan, np.nan, np.nan, 200.0, np.nan],
+        }
+    )
+    fig = plot_attack_ends(df)
+    bars = fig.axes[0].patches
+    widths: dict[str, list[float]] = {}
+    for container in fig.axes[0].containers:
+        widths[container.get_label()] = [round(b.get_width(), 3) for b in container]
+    # shares of the runs with an attack (a: 3 runs, b: 3 runs), per configuration a, b
+    assert widths["suicide"] == [0.667, 0.0] and widths["prevented"] == [0.0, 0.667]
+    assert widths["neutralised"] == [0.333, 0.0] and widths["spent"] == [0.0, 0.333]
+    assert len(bars) == 8
+    fig.clear()
