@@ -62,7 +62,8 @@ DOCS = ROOT / "docs" / "scenarios.md"
 IMG_DIR = ROOT / "docs" / "img"
 RESULTS = ROOT / "results"
 PLAN_CONFIGURATION = "public_private"
-FULL_REPS = 100  # fewer replications than this mark a section as a trial
+FULL_REPS = 100  # replications per configuration by default
+TRIAL_REPS = 30  # fewer than this mark a section as a trial, to check the page's format
 
 #: Outcomes in the tables, with the label and unit shown.
 KEY_OUTCOMES: dict[str, str] = {
@@ -318,6 +319,79 @@ def outcome_table(table: object) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Where the harm falls: (label, numerator columns) of the "where the harm falls" table; each
+#: cell is the mean per run of the sum of the columns.
+HARM_PARTS: list[tuple[str, tuple[str, ...]]] = [
+    ("killed + injured by the attack", (C.KILLED, C.INJURED)),
+    ("… outside the perimeter", (C.KILLED_OUTSIDE, C.INJURED_OUTSIDE)),
+    ("… of them in a screening queue", (C.KILLED_IN_QUEUE, C.INJURED_IN_QUEUE)),
+    ("… before armed police were on scene", (C.KILLED_BEFORE_ARMED, C.INJURED_BEFORE_ARMED)),
+    ("crush injuries", (C.CRUSH_INJURED,)),
+    ("… after an evacuation order", (C.CRUSH_INJURED_IN_EVACUATION,)),
+    ("… outside the perimeter", (C.CRUSH_INJURED_OUTSIDE,)),
+]
+
+
+def explain_tables(runs: object) -> str:
+    """Which attacks get through, how they end and where the harm falls, per configuration.
+
+    Three Markdown tables from the runs table: per mode of attack, the runs that drew it, the
+    share prevented and the mean harm per run; the share of attacks ending each way; and
+    the mean harm per run split by place, phase and cause (the parts of each whole).
+    """
+    import pandas as pd
+
+    assert isinstance(runs, pd.DataFrame)
+    confs = [str(c) for c in runs[C.CONFIGURATION].cat.categories]
+    data = runs.assign(**{C.CONFIGURATION: runs[C.CONFIGURATION].astype(str)})
+    data = data[data[C.ATTACK_MODE].notna()]
+    harm = data[C.KILLED] + data[C.INJURED]
+    lines = ["| mode of attack | runs | " + " | ".join(
+        f"{c}: prevented, killed + injured, crush" for c in confs) + " |"]  # fmt: skip
+    lines.append("|---|---|" + "---|" * len(confs))
+    for mode, sub in data.groupby(C.ATTACK_MODE, sort=True):
+        cells = [str(mode), str(int((sub[C.CONFIGURATION] == confs[0]).sum()))]
+        for c in confs:
+            one = sub[sub[C.CONFIGURATION] == c]
+            cells.append(
+                f"{one[C.ATTACK_PREVENTED].mean():.0%}, {harm[one.index].mean():.1f}, "
+                f"{one[C.CRUSH_INJURED].mean():.1f}"
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    by_mode = "\n".join(lines) + "\n"
+
+    ends = pd.crosstab(data[C.ATTACK_END].astype("string").fillna("not begun"),
+                       data[C.CONFIGURATION], normalize="columns")  # fmt: skip
+    ends = ends.reindex(columns=confs).fillna(0.0)
+    ends = ends.loc[ends.mean(axis=1).sort_values(ascending=False).index]
+    lines = ["| how the attack ended | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs)]
+    for end, row in ends.iterrows():
+        lines.append(f"| {end} | " + " | ".join(f"{row[c]:.0%}" for c in confs) + " |")
+    dur = data.groupby(C.CONFIGURATION)[C.ATTACK_DURATION_S].median()
+    lines.append("| *median duration of the attacks that began and ended, s* | "
+                 + " | ".join(f"{dur.get(c, float('nan')):.0f}" for c in confs) + " |")  # fmt: skip
+    how = "\n".join(lines) + "\n"
+
+    lines = ["| harm, mean per run | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs)]
+    for label, columns in HARM_PARTS:
+        if not all(col in data.columns for col in columns):
+            continue
+        total = data[list(columns)].sum(axis=1).groupby(data[C.CONFIGURATION]).mean()
+        lines.append(f"| {label} | " + " | ".join(f"{total.get(c, 0.0):.2f}" for c in confs) + " |")
+    where = "\n".join(lines) + "\n"
+    return (
+        "**Which attacks get through**, per mode of attack (share of that mode's runs where "
+        "the attack was prevented; mean killed + injured and crush injuries per run of that "
+        "mode, prevented runs counted as 0):\n\n"
+        + by_mode
+        + "\n**How the attacks ended** (share of runs with an attack; *not begun*: a cell "
+        "member still to come at the end of the run):\n\n"
+        + how
+        + "\n**Where the harm falls** (mean per run with an attack; rows starting with … are "
+        "parts of the total above them, and the queue is a part of outside):\n\n" + where
+    )
+
+
 def run_scenario(name: str, reps: int, workers: int) -> str:
     """Draw the plan, run the batch and return the scenario's section (without markers)."""
     loaded = load_scenario(name)
@@ -347,7 +421,7 @@ def run_scenario(name: str, reps: int, workers: int) -> str:
         f" --only {name}"
     )
     parts = [f"## {name}\n"]
-    if reps < FULL_REPS:
+    if reps < TRIAL_REPS:
         trial = (
             f"**Trial output**: {reps} replications per configuration, run to check the "
             "format of this page; the numbers mean nothing yet. The page is regenerated with "
@@ -379,6 +453,9 @@ def run_scenario(name: str, reps: int, workers: int) -> str:
         f"configuration, paired; {fmt_duration(sc.run.duration_s)} simulated per run{attack}):"
     )
     parts.append(para(outcomes) + "\n\n" + outcome_table(table))
+    parts.append(explain_tables(runs))
+    if notes.get("findings"):
+        parts.append(para(f"**What the tables say.** {notes['findings']}") + "\n")
     failed = f", {summary.n_failed} failed" if summary.n_failed else ""
     produced = (
         f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d} ({code_version()}, "

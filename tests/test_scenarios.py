@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from softtarget.analysis.compare import compare_by
 from softtarget.cli import main
 from softtarget.sim import columns as C
 from softtarget.sim.loader import BUILTIN_DIR, builtin_names, load_scenario
@@ -57,3 +59,7 @@ def test_scenario_file_runs_every_configuration(path: Path) -> None:
         rows[config] = row
     # private staff cost money on top of the police
     assert rows["public_private"][C.STAFF_COST_EUR] > rows["public_only"][C.STAFF_COST_EUR]
+    # the comparison conditional on the mode of attack works on the scenario's own rows
+    by_mode = compare_by(pd.DataFrame(list(rows.values())), C.ATTACK_MODE, n_resamples=99)
+    assert set(by_mode[C.ATTACK_MODE]) == {rows["public_only"][C.ATTACK_MODE]}
+    assert set(by_mode[C.CONFIGURATION].astype(str)) == set(sc.configurations)

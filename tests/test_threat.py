@@ -108,6 +108,8 @@ def test_a_shooter_with_nobody_within_reach_flees(tmp_path: Path) -> None:
     out = _shooter_behind_a_wall(tmp_path, "threat.firearm.seek_range_m=3")
     assert not (out.events[C.KIND] == "shot").any()
     assert out.row[C.ATTACK_END] == "fled" and out.row[C.ATTACK_DURATION_S] <= 1.0  # a step or two
+    fled = out.events[out.events[C.KIND] == "attacker_fled"][C.DETAIL]
+    assert list(fled) == ["firearm: nobody left within seek range"]  # the events say why
 
 
 #: A lone shooter at the stage of the small venue, 20 s into the run.

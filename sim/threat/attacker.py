@@ -164,12 +164,12 @@ class Attacker(mesa.Agent):
     def strike(self) -> None:
         """One step of the attack."""
 
-    def finish(self, end: End) -> None:
-        """End this attacker's part with ``end`` (recorded as an event)."""
+    def finish(self, end: End, why: str = "") -> None:
+        """End this attacker's part with ``end`` (recorded as an event, with ``why``)."""
         self.phase = Phase.ENDED
         self.end = end
         self.ended_at = self.model.t
-        self.model.log(end.event, self.name, self.mode)
+        self.model.log(end.event, self.name, f"{self.mode}: {why}" if why else self.mode)
 
     # ---------------------------------------------------------------- what others perceive ---
 

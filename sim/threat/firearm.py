@@ -44,7 +44,7 @@ class Shooter(Attacker):
         else:
             self.next_shot = max(self.next_shot, model.t)  # ready when someone comes in view
             if not self._seek(fa.seek_range_m):
-                self.finish(End.FLED)  # targets have run out
+                self.finish(End.FLED, "nobody left within seek range")
                 return
         if self.rounds_left <= 0:
             self.finish(End.SPENT)
@@ -98,7 +98,8 @@ class Shooter(Attacker):
         rate = fa.self_end_armed_per_min if armed else fa.self_end_per_min
         rng = model.rngs["harm"]
         if rng.random() < 1.0 - math.exp(-rate / 60.0 * model.dt):
+            why = "armed staff in range" if armed else "own initiative"
             if rng.random() < fa.suicide_share:
-                self.finish(End.SUICIDE)
+                self.finish(End.SUICIDE, why)
             else:
-                self.finish(End.SURRENDERED if armed else End.FLED)
+                self.finish(End.SURRENDERED if armed else End.FLED, why)
