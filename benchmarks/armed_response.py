@@ -4,8 +4,9 @@ The built-in festival under ``public_only``, every run a firearm attack, the off
 unit's response time fixed at each of ``--minutes`` in turn. Replicate r sees the same
 visitors and the same shooter at every response time (common random numbers), so the
 differences between response times are paired. Prints, per response time, the mean of killed
-+ injured with its 95% interval, the paired difference to the quickest response with its
-95% interval, the share of attacks each way ends, and the mean attack duration.
++ injured with its 95% interval, the paired difference to the next quicker response (the
+step) with its 95% interval, the share of attacks each way ends, and the mean and longest
+attack duration.
 
     .venv/bin/python benchmarks/armed_response.py                    # 0 2 5 10 15 min, 20 reps
     .venv/bin/python benchmarks/armed_response.py --reps 40 --workers 2
@@ -63,25 +64,28 @@ def main() -> None:
             harm = (runs[C.KILLED] + runs[C.INJURED]).to_numpy(dtype=float)
             harmed[minutes] = np.where(started, harm, np.nan)
             ends = runs.loc[started, C.ATTACK_END].value_counts(normalize=True)
-            rows.append((minutes, ends, runs.loc[started, C.ATTACK_DURATION_S].mean()))
+            duration = runs.loc[started, C.ATTACK_DURATION_S]
+            rows.append((minutes, ends, duration.mean(), duration.max()))
     base = harmed[levels[0]]
     print(
         f"festival, public_only, firearm attacks, {args.reps} paired replicates; "
         "killed + injured per started attack"
     )
-    print(f"{'armed at':>9} {'mean':>7} {'95% interval':>16} {'vs first':>9} {'95% interval':>16}"
-          f" {'duration s':>10}  ends")  # fmt: skip
-    for minutes, ends, duration in rows:
+    print(f"{'armed at':>9} {'mean':>7} {'95% interval':>16} {'step':>7} {'95% interval':>16}"
+          f" {'duration s':>10} {'longest':>7}  ends")  # fmt: skip
+    previous = base
+    for minutes, ends, duration, longest in rows:
         x = harmed[minutes]
-        both = ~np.isnan(x) & ~np.isnan(base)
+        both = ~np.isnan(x) & ~np.isnan(previous)
         lo, hi = _interval(x[~np.isnan(x)])
-        dlo, dhi = _interval(x[both] - base[both])
-        diff = float(np.mean(x[both] - base[both])) if both.any() else float("nan")
+        dlo, dhi = _interval(x[both] - previous[both])
+        diff = float(np.mean(x[both] - previous[both])) if both.any() else float("nan")
         shares = ", ".join(f"{k} {v:.0%}" for k, v in ends.items())
         print(
-            f"{minutes:>7g} m {np.nanmean(x):>7.1f} [{lo:>6.1f}, {hi:>6.1f}] {diff:>+9.1f} "
-            f"[{dlo:>+6.1f}, {dhi:>+6.1f}] {duration:>10.0f}  {shares}"
+            f"{minutes:>7g} m {np.nanmean(x):>7.1f} [{lo:>6.1f}, {hi:>6.1f}] {diff:>+7.1f} "
+            f"[{dlo:>+6.1f}, {dhi:>+6.1f}] {duration:>10.0f} {longest:>7.0f}  {shares}"
         )
+        previous = x
 
 
 if __name__ == "__main__":
