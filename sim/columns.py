@@ -275,6 +275,7 @@ class Event(StrEnum):
     STRUCK = "struck"
     DETECTION = "detection"
     QUESTIONED = "questioned"
+    CONCERN_DISMISSED = "concern_dismissed"
     CHALLENGED = "challenged"
     MESSAGE = "message"
     POLICE_ALERTED = "police_alerted"

@@ -35,6 +35,7 @@ STREAMS: tuple[str, ...] = (
     "calls",
     "looks",
     "cell",
+    "escalation",
 )
 
 

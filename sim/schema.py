@@ -702,6 +702,14 @@ class StaffGroup(Section):
     patrol_speed_mps: PosFloat = Field(
         1.2, description="Speed, m/s, walking a beat or back to a post (E)."
     )
+    escalate_probability: Probability = Field(
+        0.5,
+        description="Chance that a member told of a suspect by a visitor takes the concern "
+        "up: passes it up the chain and, with the power to detain, goes to look; otherwise "
+        "it is dismissed there (Manchester Arena 2017: the one concern a member of the "
+        "public raised with a steward was not escalated; REFERENCES: steward escalates a "
+        "public concern, 0.5, 0.1–0.9; V/E). A reported attack under way is always passed on.",
+    )
     intercept_range_m: PosFloat = Field(
         3.0,
         description="Distance, metres, close enough to stop and question a suspect (E).",

@@ -151,10 +151,17 @@ class StaffMember(mesa.Agent):
     def told_of(self, about: int, kind: str) -> None:
         """A visitor told this member about attacker ``about``: pass it on, and go and look.
 
-        The report goes up the chain as the member's own; a member with powers to detain who
-        is not already responding goes to challenge a suspect (what they find is recorded as
-        a detection when they reach and question or challenge them).
+        A concern about a suspect is taken up with the group's ``escalate_probability`` (else
+        dismissed, an event); an attack under way always is. Taken up, the report goes up the
+        chain as the member's own, and a member with powers to detain who is not already
+        responding goes to challenge a suspect (what they find is recorded as a detection
+        when they reach and question or challenge them).
         """
+        if kind == "suspect" and not (
+            self.model.rngs["escalation"].random() < self.spec.escalate_probability
+        ):
+            self.model.log(Event.CONCERN_DISMISSED, self.name, f"attacker:{about}")
+            return
         self.model.chain.staff_report(self, about, kind)
         if kind == "suspect" and "detain" in self.powers and self.target is None and self.on_site:
             self.target = about

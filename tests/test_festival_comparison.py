@@ -42,7 +42,8 @@ Mean screening wait (``mean_screening_wait_s``, one number per run): Wilcoxon si
 test on the paired differences (``scipy.stats.wilcoxon``, alternative "less", one-sided at
 ``ALPHA = 0.01``; exact for 8 pairs, all 8 differences negative give p = 1/256), and a mean
 wait at most 60% of the baseline's. Measured when the design was chosen: 560 s against 92 s
-(every pair lower, p = 0.004); with public_only's 6 + 2 lanes (the slower pat-down at as many
+(every pair lower, p = 0.004; in full 30-minute runs over 60 pairs on 2026-12-03, 609 s
+against 56 s, docs/scenarios.md); with public_only's 6 + 2 lanes (the slower pat-down at as many
 lanes) public_private's waits were 16% longer in every pair (p = 1). About 130 s of CPU, under
 a minute on 2 cores.
 """

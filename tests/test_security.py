@@ -290,7 +290,7 @@ def test_a_visitor_report_sends_staff_with_powers_to_detain_to_challenge(
             "crowd.notice_skill=0.1",
             "crowd.report_probability=1",
             f"configurations.nobody.staff={{g: {{role: {role}, count: 1, post: yard, "
-            "skill: 0, view_range_m: 1}}",
+            "skill: 0, view_range_m: 1, escalate_probability: 1}}",
             "configurations.nobody.coordination.visitor_to_staff={delay_s: 0, loss: 0}",
         ],
     )
@@ -304,6 +304,31 @@ def test_a_visitor_report_sends_staff_with_powers_to_detain_to_challenge(
         assert bool(out.row[C.ATTACK_PREVENTED]) == challenges
         if challenges:
             assert challenged[C.ACTOR].str.startswith("staff:").all()
+
+
+def test_a_guard_who_dismisses_the_concern_neither_passes_it_on_nor_goes_to_look(
+    tmp_path: Path,
+) -> None:
+    """The Manchester failure: told of a suspect, the member of staff does nothing with it."""
+    loaded = _load(
+        tmp_path,
+        EMPTY,
+        [
+            *VISITORS,
+            "crowd.notice_skill=0.1",
+            "crowd.report_probability=1",
+            "configurations.nobody.staff={g: {role: security_guard, count: 1, post: yard, "
+            "skill: 0, view_range_m: 1, escalate_probability: 0}}",
+            "configurations.nobody.coordination.visitor_to_staff={delay_s: 0, loss: 0}",
+        ],
+    )
+    for replicate in range(3):
+        out = _run(loaded, "nobody", replicate)
+        kinds = out.events[C.KIND]
+        assert (kinds == "concern_dismissed").sum() >= 1
+        assert not (kinds == "challenged").any() and not out.row[C.ATTACK_PREVENTED]
+        passed = out.events[C.DETAIL].astype(str).str.startswith("staff_")
+        assert not ((kinds == "message") & passed).any()  # nothing went up the chain
 
 
 # ---------------------------------------------------------------------------- response ---
