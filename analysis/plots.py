@@ -66,7 +66,7 @@ LABELS: Final[dict[str, str]] = {
     C.T_DETECT_S: "time to detection (s from attack start)",
     C.T_POLICE_ALERTED_S: "time to police alert (s from attack start)",
     C.T_NEUTRALISED_S: "time to neutralisation (s from attack start)",
-    C.ATTACK_DURATION_S: "attack duration (s)",
+    C.ATTACK_DURATION_S: "attack duration (s from its start to its last attacker's end)",
     C.EVAC_TIME_S: "evacuation time (s)",
     C.PEAK_DENSITY: "peak density (persons/m²)",
     C.DENSITY_EXPOSURE: "exposure above 5.5 persons/m² (person·s)",
@@ -213,6 +213,22 @@ def plot_distributions(
     return fig
 
 
+def _ecdf_per_configuration(
+    ax: Axes, data: pd.DataFrame, column: str, order: Sequence[str], palette: Palette
+) -> bool:
+    """One ECDF curve of ``column`` per configuration on ``ax``; whether any was drawn."""
+    values = _numeric(data[column])
+    drew = False
+    for name in order:
+        v = values[data[C.CONFIGURATION] == name].dropna()
+        if v.empty:
+            continue
+        with _quiet_seaborn():
+            sns.ecdfplot(x=v.to_numpy(), ax=ax, color=palette[name], lw=1.6)
+        drew = True
+    return drew
+
+
 def plot_ecdfs(
     df: pd.DataFrame,
     *,
@@ -223,16 +239,7 @@ def plot_ecdfs(
     order, palette, data = _prepare(df, palette)
     outcomes, fig, axes = _outcome_panels(data, outcomes, 3.2, 1.0)
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
-        values = _numeric(data[outcome])
-        drew = False
-        for name in order:
-            v = values[data[C.CONFIGURATION] == name].dropna()
-            if v.empty:
-                continue
-            with _quiet_seaborn():
-                sns.ecdfplot(x=v.to_numpy(), ax=ax, color=palette[name], lw=1.6)
-            drew = True
-        if not drew:
+        if not _ecdf_per_configuration(ax, data, outcome, order, palette):
             _no_data(ax)
         ax.set_xlabel(_label(outcome))
         ax.set_ylabel("share of runs ≤ x")
@@ -408,19 +415,12 @@ def plot_attack_ends(df: pd.DataFrame, *, palette: Palette | None = None) -> Fig
         left.set_xlabel("share of runs with an attack")
         left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     left.set_title("How the attack ended")
-    drew = False
-    if C.ATTACK_DURATION_S in data.columns:
-        values = _numeric(data[C.ATTACK_DURATION_S])
-        for name in order:
-            v = values[data[C.CONFIGURATION] == name].dropna()
-            if v.empty:
-                continue
-            with _quiet_seaborn():
-                sns.ecdfplot(x=v.to_numpy(), ax=right, color=palette[name], lw=1.6)
-            drew = True
+    drew = C.ATTACK_DURATION_S in data.columns and _ecdf_per_configuration(
+        right, data, C.ATTACK_DURATION_S, order, palette
+    )
     if not drew:
         _no_data(right, "no attack began and ended")
-    right.set_xlabel("attack duration (s from its start to its last attacker's end)")
+    right.set_xlabel(_label(C.ATTACK_DURATION_S))
     right.set_ylabel("share of attacks ≤ x")
     right.set_title("How long it lasted")
     _legend(fig, order, palette)

@@ -63,11 +63,8 @@ class Density:
         p = 1.0 - np.exp(-sc.crush_hazard_per_s * dt)
         hurt = on[at_risk][self.model.rngs["harm"].random(int(at_risk.sum())) < p]
         if len(hurt):
-            cw.outside_at_harm[hurt] = ~self.model.geo.inside_perimeter(cw.xy[hurt])
-            cw.state[hurt] = State.INJURED
-            m.remove(hurt)
+            cw.harm(hurt, np.zeros(len(hurt), dtype=bool))
             cw.crushed[hurt] = True
-            cw.t_harmed[hurt] = self.model.t
             cw.crushed_in_evacuation[hurt] = self.model.response.evacuating
             self.crush_injured += len(hurt)
             self.model.log(Event.CRUSH_INJURY, "crowd", f"n={len(hurt)}")

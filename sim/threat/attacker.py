@@ -42,7 +42,6 @@ class Attacker(mesa.Agent):
         th = model.scenario.threat
         self.ident = ident
         self.member = member
-        self.start = member.start_s
         self.phase = Phase.WAITING
         self.end: End | None = None
         self.pos = np.zeros(2)
@@ -57,6 +56,11 @@ class Attacker(mesa.Agent):
         self.detonate_u = u[4]  # compared with the chance a challenged bomber detonates
         self.offset = (u[1:3] - 0.5) * th.cell_spread_m  # cell members stand a few m apart
         self.walk_speed = th.walk_speed_mps
+
+    @property
+    def start(self) -> float:
+        """When this member strikes (their share of the cell's plan)."""
+        return self.member.start_s
 
     @property
     def name(self) -> str:
