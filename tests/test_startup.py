@@ -11,11 +11,6 @@ from pathlib import Path
 import pytest
 
 HEAVY = {"numba", "seaborn", "solara", "mesa", "dask", "distributed", "pyarrow", "scipy"}
-TINY_RUN = (
-    "import softtarget\n"
-    "softtarget.simulate('festival', configuration='public_private', overrides=["
-    "'run.duration_s=5s', 'crowd.initial_inside=50', 'crowd.initial_queuing=5'])\n"
-)
 
 
 def _python(code: str, env: dict[str, str] | None = None) -> str:
@@ -74,9 +69,19 @@ def test_version_is_read_on_first_use():
 
 @pytest.mark.slow
 def test_numba_cache_goes_to_the_users_cache_folder(tmp_path):
-    """Without NUMBA_CACHE_DIR the kernels are cached under ~/.cache/softtarget/numba."""
+    """Without NUMBA_CACHE_DIR the kernels are cached under ~/.cache/softtarget/numba.
+
+    One small kernel of the lattice is compiled (a cold compile of every kernel, as a run
+    does, costs some 40 s of CPU and tells nothing more about where the cache goes).
+    """
     env = _env_without_cache_settings(tmp_path)
-    shown = _python(TINY_RUN + "import os; print(os.environ['NUMBA_CACHE_DIR'])", env)
+    code = (
+        "import os, numpy as np, softtarget\n"
+        "from softtarget.sim.motion import _kernels\n"
+        "_kernels.box_density(np.full((3, 3), -1, dtype=np.int32), 1, 0.16)\n"
+        "print(os.environ['NUMBA_CACHE_DIR'])\n"
+    )
+    shown = _python(code, env)
     folder = tmp_path / ".cache" / "softtarget" / "numba"
     assert Path(shown.splitlines()[-1]) == folder
     assert list(folder.rglob("*.nbi")), "no numba index written"
