@@ -60,6 +60,7 @@ class Crowd(People):
             params=MotionParams(dt=dt / self.motion_steps, swaps=True),
         )
         self.lattice.room[: self.n] = self.room  # slot k is person k (at least one slot)
+        self.lattice.jam[: self.n] = self.jam
         self.stay = self.layout.dest[STAY]
         self.zone_dest = np.array([self.layout.dest.get(n, -1) for n in geo.names])
         self.exits = ExitChoice(model, self)
@@ -326,6 +327,7 @@ class Crowd(People):
         m.stop[start] = 0.0
         self.resting[start] = False
         m.speed[start] = self.current_speed[start]
+        m.jam[start] = np.where(self.flee_fast[start], 9, self.jam[start])  # flight pushes
 
     def _move(self) -> np.ndarray:
         """Step the lattice; return who left through an exit; update positions and density."""

@@ -14,6 +14,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from softtarget.sim.motion.lattice import window_people
 from softtarget.sim.schema import Scenario
 from softtarget.sim.venue import Geometry
 
@@ -43,10 +44,6 @@ def state_mask(*states: State) -> np.ndarray:
     lut[list(states)] = True
     return lut
 
-
-#: Area, m², of the window the lattice measures a person's neighbourhood over (3 x 3 cells of
-#: 0.4 m; :meth:`softtarget.sim.motion.lattice.Lattice.density_of` with ``half=1``).
-STANDING_WINDOW_M2 = 1.44
 
 IS_STANDING = state_mask(*STANDING)
 CAN_REACT = state_mask(State.ARRIVING, State.QUEUING, State.INSIDE, State.SHELTERING)
@@ -80,6 +77,7 @@ class People:
         self.warm = np.zeros(n, dtype=bool)  # present at the start (warm start)
         self.dwell = np.zeros(n)  # first dwell at an attractor, s (drawn up front)
         self.room = np.full(n, 8, dtype=np.int8)  # most others accepted around one at rest
+        self.jam = np.full(n, 9, dtype=np.int8)  # most people a calm walker packs a window to
         self.dwell_until = np.full(n, np.inf)  # when a person at an attractor moves on
         self.leaving = np.zeros(n, dtype=bool)  # walking out in the normal course
         self.spawn_zone = np.full(n, -1, dtype=np.int64)  # appears in this zone (trains)
@@ -197,6 +195,6 @@ def draw_people(scenario: Scenario, geo: Geometry, rng: np.random.Generator) -> 
     planned = later[np.argsort(p.arrive_at[later], kind="stable")]
     # personal space at rest, drawn last so that the draws above keep their streams
     accept = np.asarray(cw.standing_density_ppm2.sample(rng, n), dtype=float)
-    people = np.floor(accept * STANDING_WINDOW_M2 + rng.random(n))
-    p.room = np.clip(people - 1.0, 0.0, 8.0).astype(np.int8)
+    p.room = window_people(accept, rng.random(n)) - 1  # others, so 0-8
+    p.jam = window_people(cw.jam_density_ppm2, rng.random(n))
     return Drawn(p, timetable, attractors, attractor_p, planned)

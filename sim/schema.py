@@ -48,6 +48,8 @@ Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 #: REFERENCES, on which the pedestrian lattice is calibrated. The crowd's default and the
 #: lattice's validation draw from this one distribution.
 FREE_WALKING_SPEED = {"dist": "normal", "mean": 1.34, "sd": 0.26, "min": 0.8, "max": 1.8}
+#: Weidmann (1993)'s jam density, persons/m² (``crowd.jam_density_ppm2``).
+JAM_DENSITY_PPM2 = 5.4
 #: Largest extent of a venue, metres (the geometry is rasterised: no city-sized areas).
 MAX_VENUE_M = 10_000.0
 
@@ -303,6 +305,17 @@ class Crowd(Section):
         "full (Still 2014; S; the spread is E). On the 0.4 m lattice a window holds whole "
         "people, 0.69 /m² apart: a person accepts floor(density x 1.44 m² + U) people in "
         "it, U uniform, so the accepted count is right on average.",
+    )
+    jam_density_ppm2: PosFloat = Field(
+        JAM_DENSITY_PPM2,
+        description="Jam density, persons/m² over 1.2 m x 1.2 m: a walker does not step "
+        "where that would make the crowd around it denser than this, because at jam density "
+        "walking stops (Weidmann 1993's 5.4 /m², where his speed-density relation reaches "
+        "0; V); a queue, or people joining an audience, stops at its edge or squeezes "
+        "through by changing places. People in competitive flight from a threat they "
+        "perceived push past it to the lattice's most, 6.25 /m² (Helbing et al. 2000; S). "
+        "As a whole number of people in the window, right on average (see "
+        "standing_density_ppm2).",
     )
     dwell_s: Dist = Field(
         default_factory=lambda: {"dist": "exponential", "mean": 1200.0},

@@ -340,9 +340,10 @@ def test_a_drill_evacuates_without_an_attack_or_crush(config: str) -> None:
     assert math.isnan(res0.row[C.EVAC_TIME_S])
 
 
-def _resting_density(over: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _resting_density(over: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
     """Five minutes of the built-in festival without an attack: for everyone then at rest at
-    an attractor, the people in the 3 x 3 cells around them and the most they accept."""
+    an attractor, the people in the 3 x 3 cells around them and the most they accept; and the
+    run's peak density."""
     sc = load_scenario("festival", ["threat.probability=0", "run.duration_s=5min", *over])
     model = SoftTargetModel(sc.scenario, "public_only", 0)
     for _ in range(round(sc.scenario.run.duration_s / sc.scenario.run.dt_s)):
@@ -350,7 +351,7 @@ def _resting_density(over: list[str]) -> tuple[np.ndarray, np.ndarray]:
     cw, m = model.crowd, model.crowd.lattice
     rest = np.flatnonzero(m.active & cw.resting)
     around = np.rint(m.density_of(rest, half=1) * 1.44).astype(int)
-    return around, m.room[rest].astype(int) + 1
+    return around, m.room[rest].astype(int) + 1, model.density.peak
 
 
 @pytest.mark.slow
@@ -358,10 +359,16 @@ def test_a_standing_audience_keeps_its_personal_space() -> None:
     # 12,000 people at the stages and ~1,000 arriving: those arriving stop where their
     # resting distance from the stage front is reached, which for the back rows is at the
     # audience's near edge; without personal space they pack whole cells there
-    around, accepted = _resting_density([])
+    around, accepted, peak = _resting_density([])
     assert len(around) > 10_000
     assert (around > accepted).mean() < 0.01, np.bincount(around)
     assert around.max() <= 7  # 4.9 /m²: a walker squeezing through at most
     assert (around >= 6).mean() < 0.001  # 4.2 /m² and more: next to nobody
-    packed, _ = _resting_density(["crowd.standing_density_ppm2=100"])  # no personal space
+    # walkers stop at jam density: no window anywhere, at any step, fuller than 8 people
+    assert peak == pytest.approx(8 / 1.44, abs=1e-4)  # 5.56 /m², not the lattice's 6.25
+    # no personal space and no jam density: whole cells packed, windows full
+    packed, _, packed_peak = _resting_density(
+        ["crowd.standing_density_ppm2=100", "crowd.jam_density_ppm2=100"]
+    )
     assert packed.max() >= 8  # 5.6 /m² and more, above Fruin's 5.55 /m² of dangerous forces
+    assert packed_peak == pytest.approx(9 / 1.44, abs=1e-4)

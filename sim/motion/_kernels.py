@@ -64,10 +64,42 @@ def _others_around(occ: np.ndarray, x: int, y: int, nx: int, ny: int) -> int:
     return s
 
 
+@njit(cache=True, inline="always")
+def _would_crowd(
+    occ: np.ndarray, x: int, y: int, ox: int, oy: int, limit: int, nx: int, ny: int
+) -> bool:
+    """Whether a step from (ox, oy) onto free (x, y) would crowd a window beyond ``limit``.
+
+    The windows are the 3 x 3 cells around the new cell and around each neighbour standing
+    there; the mover is counted. A cheap bound first: if the 5 x 5 cells around (x, y), which
+    hold every such window, hold few enough people, none can.
+    """
+    s = 1
+    for yy in range(max(y - 2, 0), min(y + 3, ny)):
+        for xx in range(max(x - 2, 0), min(x + 3, nx)):
+            if occ[yy, xx] >= 0 and not (xx == ox and yy == oy):
+                s += 1
+    if s <= limit:
+        return False
+    for wy in range(max(y - 1, 0), min(y + 2, ny)):
+        for wx in range(max(x - 1, 0), min(x + 2, nx)):
+            centre = wx == x and wy == y
+            if not centre and (occ[wy, wx] < 0 or (wx == ox and wy == oy)):
+                continue  # a window is measured around a person
+            c = 1
+            for yy in range(max(wy - 1, 0), min(wy + 2, ny)):
+                for xx in range(max(wx - 1, 0), min(wx + 2, nx)):
+                    if occ[yy, xx] >= 0 and not (xx == ox and yy == oy):
+                        c += 1
+            if c > limit:
+                return True
+    return False
+
+
 @njit(cache=True)
 def _make_room(
-    i, cx, cy, d, fields, stop, room, occ, pas, ix, iy, nx, ny, b, budget_cap, cell, diag_len,
-    noise, state,
+    i, cx, cy, d, fields, stop, room, jam, occ, pas, ix, iy, nx, ny, b, budget_cap, cell,
+    diag_len, noise, state,
 ) -> float:  # fmt: skip
     """A resting agent crowded beyond ``room[i]`` steps to a freer cell; its budget left.
 
@@ -88,6 +120,8 @@ def _make_room(
         if fields[d, y, x, 0] > stop[i]:
             continue
         if (k & 1) and (occ[cy, x] == -2 or occ[y, cx] == -2):
+            continue
+        if jam[i] < 9 and _would_crowd(occ, x, y, cx, cy, jam[i], nx, ny):
             continue
         sc = (_others_around(occ, x, y, nx, ny) - 1) + noise * _rand(state)
         if sc < best_s:
@@ -124,6 +158,7 @@ def step_kernel(
     dest: np.ndarray,
     stop: np.ndarray,
     room: np.ndarray,
+    jam: np.ndarray,
     active: np.ndarray,
     budget: np.ndarray,
     odometer: np.ndarray,
@@ -163,6 +198,12 @@ def step_kernel(
     free neighbouring cell still within its resting distance that has fewer others around it,
     if there is one (:func:`_others_around`); a standing crowd thins out to what its members
     accept instead of packing every cell.
+
+    Jam density: an agent does not step onto a cell that would put more than ``jam[i]``
+    people (itself counted; 9: no limit) in the 3 x 3 window around that cell or around a
+    neighbour standing by it (:func:`_would_crowd`): at jam density walking stops (Weidmann
+    1993), and only a pushing crowd (those in competitive flight, the caller's choice) packs
+    closer. It may still squeeze past by a swap, which moves nobody closer together.
 
     ``pas`` is each cell's open fraction: a partly open cell (a door's edge) admits one
     person per ``lane_s / pas`` seconds (``free_at`` holds when it next may, ``now`` is the
@@ -228,7 +269,7 @@ def step_kernel(
                         and _others_around(occ, cx, cy, nx, ny) - 1 > room[i]
                     ):
                         b = _make_room(
-                            i, cx, cy, d, fields, stop, room, occ, pas, ix, iy, nx, ny,
+                            i, cx, cy, d, fields, stop, room, jam, occ, pas, ix, iy, nx, ny,
                             budget[i] + v0 * dt, budget_cap, cell, diag_len, noise, state,
                         )  # fmt: skip
                 break
@@ -277,6 +318,8 @@ def step_kernel(
                     continue
                 if pas[y, x] < 1.0 and now < free_at[y, x]:
                     continue  # a partly open cell admits one person per lane_s / pas
+                if jam[i] < 9 and _would_crowd(occ, x, y, cx, cy, jam[i], nx, ny):
+                    continue  # no walking on into a crowd at jam density
                 u = noise * _rand(state)
                 ck[nc] = k
                 cxs[nc] = x

@@ -1,9 +1,10 @@
 """Validation scenarios of the movement engine (used by tests/motion, benchmarks and docs).
 
 Each function builds its geometry, runs the cellular automaton with a seeded generator and
-returns the measured quantity.  References: Weidmann (1993) for free speed and the
-fundamental diagram; Seyfried et al. and Kretz et al. (2006) for bottleneck flows
-(see REFERENCES.md, Crowd).
+returns the measured quantity. People are calm walkers, as in the experiments, who stop at
+the crowd's jam density (``jam_ppm2``, the scenario default; None: no limit).
+References: Weidmann (1993) for free speed and the fundamental diagram; Seyfried et al.
+and Kretz et al. (2006) for bottleneck flows (see REFERENCES.md, Crowd).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from softtarget.sim.motion.fields import build_fields, periodic_x_field
 from softtarget.sim.motion.grid import Rect, build_grid, open_width
-from softtarget.sim.motion.lattice import Lattice, MotionParams
+from softtarget.sim.motion.lattice import JAM_DENSITY_PPM2, Lattice, MotionParams
 
 WEIDMANN_V0 = 1.34
 WEIDMANN_GAMMA = 1.913
@@ -54,6 +55,7 @@ def fundamental_diagram(
     measure: float = 40.0,
     seed: int = 1,
     params: MotionParams | None = None,
+    jam_ppm2: float | None = JAM_DENSITY_PPM2,
 ) -> np.ndarray:
     """Mean speed (m/s) in a corridor periodic in x at each global density (persons/m²).
 
@@ -66,6 +68,7 @@ def fundamental_diagram(
         ff = periodic_x_field(g)
         n = round(rho * length * width)
         c = Lattice(ff, capacity=n, params=params or MotionParams(), periodic_x=True)
+        c.set_jam(jam_ppm2, seed)
         rng = np.random.default_rng(seed)
         c.fill_mask(g.walkable, n, 0, rng)
         c.run(rng, warmup)
@@ -119,6 +122,7 @@ def bottleneck_flow(
     room: float = 10.0,
     height: float = 10.0,
     params: MotionParams | None = None,
+    jam_ppm2: float | None = JAM_DENSITY_PPM2,
 ) -> BottleneckResult:
     """Steady-state flow through an opening from ``lo`` to ``hi`` (m) in a wall.
 
@@ -127,6 +131,7 @@ def bottleneck_flow(
     """
     g, ff, room_mask, line = bottleneck_geometry(lo, hi, room, height)
     c = Lattice(ff, capacity=n, params=params or MotionParams())
+    c.set_jam(jam_ppm2, seed)
     rng = np.random.default_rng(seed)
     c.fill_mask(room_mask, n, 0, rng)
     passed = np.zeros(n, dtype=bool)
@@ -196,10 +201,12 @@ def evacuation_time(
     seed: int = 3,
     params: MotionParams | None = None,
     door: float = 1.0,
+    jam_ppm2: float | None = JAM_DENSITY_PPM2,
 ) -> tuple[float, np.ndarray]:
     """Time (s) until all ``n`` people leave the room; also the per-exit counts."""
     _g, ff, room = evacuation_geometry(open_exits, door=door)
     c = Lattice(ff, capacity=n, params=params or MotionParams())
+    c.set_jam(jam_ppm2, seed)
     rng = np.random.default_rng(seed)
     c.fill_mask(room, n, 0, rng)
     while c.n_active and c.time < 3600:
@@ -249,6 +256,7 @@ def corridor_flow(
     warmup: float | None = None,
     measure: float = 60.0,
     params: MotionParams | None = None,
+    jam_ppm2: float | None = JAM_DENSITY_PPM2,
 ) -> float:
     """Steady flow (persons/s) along a corridor, straight or round an L's corner.
 
@@ -265,6 +273,7 @@ def corridor_flow(
     dur = warmup + measure
     cap = int(g.walkable.sum() + 3.0 * width * dur) + 100
     c = Lattice(ff, capacity=cap, params=params or MotionParams())
+    c.set_jam(jam_ppm2, seed)
     rng = np.random.default_rng(seed)
     passed = np.zeros(cap, dtype=bool)
     n = 0

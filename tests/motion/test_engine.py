@@ -152,3 +152,36 @@ def test_remove_and_swap_fields():
     assert c.n_active == 0 and c.counts[2] == 0 and c.counts[3] == 0 and c.counts.sum() == 40
     with pytest.raises(ValueError):
         c.set_fields(build_fields(build_grid((0, 0, 4, 4)), [np.ones((10, 10), bool)]))
+
+
+def _pile_up(jam_ppm2: float | None) -> tuple[float, float]:
+    """180 walkers heading for a wall (a target that does not remove them) for 60 s: the
+    highest local density around anyone at any step (as a run measures its peak) and the
+    mean distance left to the wall at the end.
+
+    They start on every other cell of the room's first 10 m (at most 5 in a window)."""
+    g = build_grid((0, 0, 16, 6))
+    ff = build_fields(g, [g.rect_mask((15.6, 0, 16, 6))], sink=[False])
+    c = Lattice(ff, capacity=180)
+    c.set_jam(jam_ppm2, seed=4)
+    rng = np.random.default_rng(4)
+    iy, ix = np.mgrid[0 : g.ny, 0:25]
+    start = ((ix + iy) % 2 == 0).ravel()
+    x, y = g.centre(ix.ravel()[start][:180], iy.ravel()[start][:180])
+    c.add(x, y, 0, rng)
+    assert c.peak_density() <= 5 / 1.44 + 1e-4
+    peak = 0.0
+    while c.time < 60.0:
+        c.step(rng)
+        peak = max(peak, float(c.density_of(np.flatnonzero(c.active)).max()))
+    return peak, float(ff.fields[0][c.iy, c.ix].mean())
+
+
+def test_calm_walkers_stop_at_jam_density():
+    # Weidmann's 5.4 /m² as whole people in a 1.2 m window: 7 or 8, so never 9 (6.25 /m²)
+    peak, left = _pile_up(5.4)
+    assert peak == pytest.approx(8 / 1.44)
+    packed_peak, packed_left = _pile_up(None)  # no limit: the crowd packs whole windows
+    assert packed_peak == pytest.approx(9 / 1.44)
+    assert packed_left < left < packed_left + 1.0  # the crowd is a little deeper, that is all
+    assert _pile_up(4.0)[0] == pytest.approx(6 / 1.44)  # 4 /m²: 5 or 6 people in a window
