@@ -163,7 +163,9 @@ def test_pedpy_reads_it_and_measures_the_models_door_flow(recorded) -> None:
     density = pedpy.compute_classic_density(traj_data=traj, measurement_area=area)
     t = density.frame.to_numpy() / traj.frame_rate
     queue = density.density.to_numpy()[(t > 20) & (t < 80)]
-    assert 2.0 < queue.mean() <= 6.25  # a packed queue; one person per 0.4 m cell at most
+    # a dense queue of calm people, who stop at jam density (Weidmann's 5.4 /m²): 4.9 /m²
+    # (seeds 0-2 of the room: 4.92, 4.96, 4.91); 5.3 /m² when they packed every free cell
+    assert 4.0 < queue.mean() < 5.2, queue.mean()
 
 
 def test_the_interval_is_a_whole_number_of_steps(room: Path, tmp_path: Path) -> None:
