@@ -305,3 +305,84 @@ def corridor_table(
         row["ratio"] = float(row["L"].mean() / row["straight"].mean())
         rows.append(row)
     return rows
+
+
+@dataclass
+class RimeaTwelve:
+    """Outcome of :func:`rimea_12`: where the crowd waits and what each opening passes."""
+
+    waiting_corridor: float
+    """Mean number of people in the 2 m x 3 m in front of the corridor's entry."""
+    waiting_exit: float
+    """Mean number of people in the 2 m x 3 m in front of the final exit."""
+    most_waiting_exit: int
+    """The most people there at any step."""
+    flow_corridor: float
+    """persons/s out of the corridor (20th to 80th percentile of passages)."""
+    flow_exit: float
+    """persons/s through the final exit (the same)."""
+    time: float
+    """Until the last person is out (s)."""
+
+
+def rimea_12(
+    n: int = 150,
+    seed: int = 0,
+    width: float = 1.0,
+    jam_ppm2: float | None = JAM_DENSITY_PPM2,
+) -> RimeaTwelve:
+    """RiMEA test 12 (effect of bottlenecks): two rooms joined by a corridor, one exit.
+
+    Room A 10 m x 10 m holds ``n`` people; a corridor ``width`` (1 m) wide and 5 m long leads
+    to room B (10 m x 10 m), whose far wall has an exit as wide in line with the corridor (the
+    RiMEA 3.0 geometry). The corridor limits the flow, so the crowd jams at its entry; room
+    B's exit, as wide, receives no more than it passes and no jam forms in front of it. The
+    waiting counts are averaged over the steps while someone is still in room A.
+    """
+    area = (0.0, 0.0, 29.4, 10.0)
+    lo, hi = 5.0 - width / 2, 5.0 + width / 2
+    walls: list[Rect] = [
+        (10.0, 0.0, 15.0, lo), (10.0, hi, 15.0, 10.0), (25.0, 0.0, 25.4, lo),
+        (25.0, hi, 25.4, 10.0),
+    ]  # fmt: skip
+    g = build_grid(area, walls).with_openings(
+        [((10.0, lo, 15.0, hi), False), ((25.0, lo, 25.4, hi), False)]
+    )
+    ff = build_fields(g, [g.rect_mask((28.6, 0.0, 29.4, 10.0))])
+    c = Lattice(ff, capacity=n, params=MotionParams())
+    c.set_jam(jam_ppm2, seed)
+    rng = np.random.default_rng(seed)
+    c.fill_mask(g.rect_mask((0.0, 0.0, 10.0, 10.0)), n, 0, rng)
+    before_corridor = g.rect_mask((8.0, 3.5, 10.0, 6.5))
+    before_exit = g.rect_mask((23.0, 3.5, 25.0, 6.5))
+    room_a = g.rect_mask((0.0, 0.0, 10.0, 10.0))
+    out_corridor = np.zeros(n, dtype=bool)
+    out_exit = np.zeros(n, dtype=bool)
+    t_corridor: list[float] = []
+    t_exit: list[float] = []
+    wait_c: list[int] = []
+    wait_e: list[int] = []
+    while c.n_active and c.time < 1200.0:
+        c.step(rng)
+        x, _ = c.positions()
+        on = c.active
+        new = ~out_corridor & ((x > 15.0) | ~on)
+        t_corridor += [c.time] * int(new.sum())
+        out_corridor |= new
+        new = ~out_exit & ((x > 25.4) | ~on)
+        t_exit += [c.time] * int(new.sum())
+        out_exit |= new
+        occupied = c.occ >= 0
+        if (occupied & room_a).any():
+            wait_c.append(int((occupied & before_corridor).sum()))
+            wait_e.append(int((occupied & before_exit).sum()))
+    a, b = int(0.2 * n), int(0.8 * n)
+    tc, te = np.array(t_corridor), np.array(t_exit)
+    return RimeaTwelve(
+        waiting_corridor=float(np.mean(wait_c)),
+        waiting_exit=float(np.mean(wait_e)),
+        most_waiting_exit=int(max(wait_e)),
+        flow_corridor=(b - a) / (tc[b] - tc[a]),
+        flow_exit=(b - a) / (te[b] - te[a]),
+        time=c.time,
+    )

@@ -13,6 +13,7 @@ from softtarget.sim.motion.validation import (
     evacuation_time,
     free_walk_time,
     fundamental_diagram,
+    rimea_12,
     weidmann_speed,
 )
 
@@ -73,3 +74,16 @@ def test_evacuation_four_vs_two_exits():
     assert c2[2] == 0 and c2[3] == 0  # closed exits stay closed
     assert np.all(c4 > 150)  # all four exits are used
     assert 1.6 <= t2 / t4 <= 2.4, (t4, t2)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rimea_12_the_crowd_jams_at_the_first_bottleneck_only(seed):
+    # RiMEA 3.0 test 12: 150 people leave a 10 m room by a 1 m x 5 m corridor into a second
+    # room and out of its 1 m exit. The corridor limits the flow: a jam at its entry (about
+    # 24 people in the 6 m² before it), none at the exit (about 2: the passing stream). A
+    # model whose corridor passed more than the exit can take, or whose crowd did not queue
+    # at a bottleneck, fails.
+    r = rimea_12(seed=seed)
+    assert r.waiting_corridor > 15.0, r
+    assert r.waiting_exit < 4.0 and r.most_waiting_exit <= 8, r
+    assert r.flow_exit <= 1.05 * r.flow_corridor, r
