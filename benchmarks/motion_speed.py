@@ -55,11 +55,13 @@ def festival():
     return g, ff
 
 
-def run(n: int, seconds: float, seed: int = 0) -> dict:
+def run(n: int, seconds: float, seed: int = 0, jam: bool = True) -> dict:
     """Time the two phases for ``n`` visitors."""
     g, ff = festival()
     rng = np.random.default_rng(seed)
     c = Lattice(ff, capacity=n)
+    if jam:
+        c.set_jam(seed=seed)  # calm walkers stop at jam density, as the model's crowd does
     c.fill_mask(g.walkable, n, 0, rng)
     c.dest[rng.random(n) < 0.1] = 1
     c.step(rng)  # compile / warm caches
@@ -90,11 +92,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--no-jam", action="store_true", help="no jam density (packed crowds)")
     args = ap.parse_args()
     print(f"{'people':>7} {'phase':>9} {'active':>7} {'agent-s/s':>11} {'x real time':>11} "
           f"{'ms/sim-s':>9} {'peak /m2':>8}")  # fmt: skip
     for n in args.sizes:
-        r = run(n, args.seconds)
+        r = run(n, args.seconds, jam=not args.no_jam)
         for phase in ("walking", "gathered"):
             p = r[phase]
             print(

@@ -65,6 +65,17 @@ def _others_around(occ: np.ndarray, x: int, y: int, nx: int, ny: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _box_count(occ: np.ndarray, x: int, y: int, r: int, nx: int, ny: int) -> int:
+    """People in the (2r+1) x (2r+1) cells centred on (x, y)."""
+    s = 0
+    for yy in range(max(y - r, 0), min(y + r + 1, ny)):
+        for xx in range(max(x - r, 0), min(x + r + 1, nx)):
+            if occ[yy, xx] >= 0:
+                s += 1
+    return s
+
+
+@njit(cache=True, inline="always")
 def _would_crowd(
     occ: np.ndarray, x: int, y: int, ox: int, oy: int, limit: int, nx: int, ny: int
 ) -> bool:
@@ -286,6 +297,9 @@ def step_kernel(
             nc = 0
             best = -1
             best_s = -1e30
+            # every window a step could crowd lies in the 7 x 7 cells around the agent: with
+            # few enough people there (the agent counted), no step needs the check
+            check_jam = jam[i] < 9 and _box_count(occ, cx, cy, 3, nx, ny) > jam[i]
             for k in range(8):
                 x = cx + DX[k]
                 y = cy + DY[k]
@@ -318,7 +332,7 @@ def step_kernel(
                     continue
                 if pas[y, x] < 1.0 and now < free_at[y, x]:
                     continue  # a partly open cell admits one person per lane_s / pas
-                if jam[i] < 9 and _would_crowd(occ, x, y, cx, cy, jam[i], nx, ny):
+                if check_jam and _would_crowd(occ, x, y, cx, cy, jam[i], nx, ny):
                     continue  # no walking on into a crowd at jam density
                 u = noise * _rand(state)
                 ck[nc] = k
