@@ -56,10 +56,11 @@ fresh random order; each, in turn:
    closer together.
 
 Calibration: ``T`` = 1.75 s and ``dt`` = 0.3 s make the periodic-corridor fundamental
-diagram follow Weidmann's curve (within 0.075 m/s up to 4 /m²) and the bottleneck flow follow
-Kretz et al. (2006) (1.42–1.46 /s through 0.8 m, 2.10–2.17 /s through 1.2 m, ~1.7 /(m·s) for
-2 m); see docs/validation.md.  A sink should sit a few metres beyond a door: removing people
-the moment they pass a door frees the way ahead of the next and inflates the flow.
+diagram follow Weidmann's curve (within 0.075 m/s up to 3 /m², +0.11 at 4 /m²) and the
+bottleneck flow follow Kretz et al. (2006) (1.40–1.45 /s through 0.8 m, 2.05–2.17 /s through
+1.2 m, ~1.7 /(m·s) for 2 m); see docs/validation.md.  A sink should sit a few metres beyond
+a door: removing people the moment they pass a door frees the way ahead of the next and
+inflates the flow.
 
 Randomness: each step draws one integer from the caller's ``numpy.random.Generator`` and
 seeds the kernel's own xorshift64* stream with it, so runs are reproducible from the
