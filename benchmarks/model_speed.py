@@ -5,6 +5,7 @@ simulated agent-seconds per wall-clock second and the peak resident memory of a 
 
     .venv/bin/python benchmarks/model_speed.py                  # 1,000 / 10,000 / 50,000
     .venv/bin/python benchmarks/model_speed.py --sizes 10000 --minutes 30
+    .venv/bin/python benchmarks/model_speed.py --sizes 10000 --set crowd.jam_density_ppm2=100
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from softtarget.sim.model import simulate
 from softtarget.sim.runs import RunTask, run_seed
 size, minutes, config = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 over = [f"crowd.initial_inside={size}", "crowd.initial_queuing=0", "threat.probability=0",
-        f"run.duration_s={minutes}min"]
+        f"run.duration_s={minutes}min", *json.loads(sys.argv[4])]
 loaded = load_scenario("festival", over)
 sc = loaded.scenario
 task = RunTask(sc, loaded.hash, config, 0, run_seed(sc.run.seed, 0))
@@ -39,12 +40,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--config", default="public_private")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="a scenario override"
+    )
     args = parser.parse_args()
     print(f"festival, {args.config}, no attack, {args.minutes:g} simulated minutes, one core")
+    if args.set:
+        print("with " + ", ".join(args.set))
     print(f"{'visitors':>9} {'wall s':>8} {'x real time':>12} {'agent-s/s':>12} {'peak MiB':>9}")
     for size in [int(s) for s in args.sizes.split(",")]:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(size), str(args.minutes), args.config],
+            [sys.executable, "-c", CHILD, str(size), str(args.minutes), args.config,
+             json.dumps(args.set)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         res = json.loads(out.stdout.strip().splitlines()[-1])

@@ -54,17 +54,6 @@ def _headway_speed(
 
 
 @njit(cache=True, inline="always")
-def _others_around(occ: np.ndarray, x: int, y: int, nx: int, ny: int) -> int:
-    """People in the 3 x 3 cells centred on (x, y)."""
-    s = 0
-    for yy in range(max(y - 1, 0), min(y + 2, ny)):
-        for xx in range(max(x - 1, 0), min(x + 2, nx)):
-            if occ[yy, xx] >= 0:
-                s += 1
-    return s
-
-
-@njit(cache=True, inline="always")
 def _box_count(occ: np.ndarray, x: int, y: int, r: int, nx: int, ny: int) -> int:
     """People in the (2r+1) x (2r+1) cells centred on (x, y)."""
     s = 0
@@ -76,33 +65,30 @@ def _box_count(occ: np.ndarray, x: int, y: int, r: int, nx: int, ny: int) -> int
 
 
 @njit(cache=True, inline="always")
+def _within(ox: int, oy: int, x: int, y: int, r: int) -> int:
+    """1 if cell (ox, oy) lies in the (2r+1) x (2r+1) cells centred on (x, y), else 0."""
+    return 1 if abs(ox - x) <= r and abs(oy - y) <= r else 0
+
+
+@njit(cache=True, inline="always")
 def _would_crowd(
     occ: np.ndarray, x: int, y: int, ox: int, oy: int, limit: int, nx: int, ny: int
 ) -> bool:
     """Whether a step from (ox, oy) onto free (x, y) would crowd a window beyond ``limit``.
 
     The windows are the 3 x 3 cells around the new cell and around each neighbour standing
-    there; the mover is counted. A cheap bound first: if the 5 x 5 cells around (x, y), which
-    hold every such window, hold few enough people, none can.
+    there; the mover is counted, at its new cell instead of its old one. A cheap bound first:
+    if the 5 x 5 cells around (x, y), which hold every such window, hold few enough people,
+    none can.
     """
-    s = 1
-    for yy in range(max(y - 2, 0), min(y + 3, ny)):
-        for xx in range(max(x - 2, 0), min(x + 3, nx)):
-            if occ[yy, xx] >= 0 and not (xx == ox and yy == oy):
-                s += 1
-    if s <= limit:
+    if _box_count(occ, x, y, 2, nx, ny) - _within(ox, oy, x, y, 2) + 1 <= limit:
         return False
     for wy in range(max(y - 1, 0), min(y + 2, ny)):
         for wx in range(max(x - 1, 0), min(x + 2, nx)):
             centre = wx == x and wy == y
             if not centre and (occ[wy, wx] < 0 or (wx == ox and wy == oy)):
                 continue  # a window is measured around a person
-            c = 1
-            for yy in range(max(wy - 1, 0), min(wy + 2, ny)):
-                for xx in range(max(wx - 1, 0), min(wx + 2, nx)):
-                    if occ[yy, xx] >= 0 and not (xx == ox and yy == oy):
-                        c += 1
-            if c > limit:
+            if _box_count(occ, wx, wy, 1, nx, ny) - _within(ox, oy, wx, wy, 1) + 1 > limit:
                 return True
     return False
 
@@ -118,7 +104,7 @@ def _make_room(
     with fewer others around them than it has now; the fewest is taken (noise breaks ties).
     The step is taken once the budget, accrued at the agent's speed, pays for it.
     """
-    here = _others_around(occ, cx, cy, nx, ny) - 1
+    here = _box_count(occ, cx, cy, 1, nx, ny) - 1
     if here <= room[i]:
         return 0.0
     best = -1
@@ -134,7 +120,7 @@ def _make_room(
             continue
         if jam[i] < 9 and _would_crowd(occ, x, y, cx, cy, jam[i], nx, ny):
             continue
-        sc = (_others_around(occ, x, y, nx, ny) - 1) + noise * _rand(state)
+        sc = (_box_count(occ, x, y, 1, nx, ny) - 1) + noise * _rand(state)
         if sc < best_s:
             best_s = sc
             best = k
@@ -207,7 +193,7 @@ def step_kernel(
     Personal space at rest: an agent within its resting distance with more than ``room[i]``
     others in the 3 x 3 cells around it (8 or more: no limit) steps, at its own speed, to a
     free neighbouring cell still within its resting distance that has fewer others around it,
-    if there is one (:func:`_others_around`); a standing crowd thins out to what its members
+    if there is one (:func:`_box_count`); a standing crowd thins out to what its members
     accept instead of packing every cell.
 
     Jam density: an agent does not step onto a cell that would put more than ``jam[i]``
@@ -277,7 +263,7 @@ def step_kernel(
                     if (
                         room[i] < 8
                         and not periodic
-                        and _others_around(occ, cx, cy, nx, ny) - 1 > room[i]
+                        and _box_count(occ, cx, cy, 1, nx, ny) - 1 > room[i]
                     ):
                         b = _make_room(
                             i, cx, cy, d, fields, stop, room, jam, occ, pas, ix, iy, nx, ny,
@@ -558,10 +544,5 @@ def density_at(
     out = np.empty(ix.shape[0], dtype=np.float32)
     area = (2 * half + 1) ** 2 * cell_area
     for k in range(ix.shape[0]):
-        s = 0
-        for y in range(max(iy[k] - half, 0), min(iy[k] + half + 1, ny)):
-            for x in range(max(ix[k] - half, 0), min(ix[k] + half + 1, nx)):
-                if occ[y, x] >= 0:
-                    s += 1
-        out[k] = s / area
+        out[k] = _box_count(occ, ix[k], iy[k], half, nx, ny) / area
     return out
