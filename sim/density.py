@@ -13,6 +13,7 @@ what hides an attacker from observers.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,7 +61,7 @@ class Density:
         at_risk = exposed & pushed & (self.pressed[on] >= sc.crush_onset_s)
         if not at_risk.any():
             return
-        p = 1.0 - np.exp(-sc.crush_hazard_per_s * dt)
+        p = 1.0 - math.exp(-sc.crush_hazard_per_s * dt)
         hurt = on[at_risk][self.model.rngs["harm"].random(int(at_risk.sum())) < p]
         if len(hurt):
             cw.harm(hurt, np.zeros(len(hurt), dtype=bool))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,10 +91,12 @@ class Sight:
         dx, dy = gx - cx, gy - cy
         dist = np.hypot(dx, dy)
         seen = dist <= camera.range_m
-        if camera.fov_deg < 360.0:
-            bearing = np.degrees(np.arctan2(dy, dx))
-            off = (bearing - camera.facing_deg + 180.0) % 360.0 - 180.0
-            seen &= (np.abs(off) <= camera.fov_deg / 2.0) | (dist < self.cell)
+        if camera.fov_deg < 360.0:  # within half the field of view of the facing direction
+            facing = math.radians(camera.facing_deg)
+            along = dx * math.cos(facing) + dy * math.sin(facing)  # = dist * cos(off-axis angle)
+            edge = dist * math.cos(math.radians(camera.fov_deg / 2.0))
+            wide = along >= edge - 1e-9  # a cell centre on the edge of the field is in it
+            seen &= wide | (dist < self.cell)
         seen &= ~self.opaque
         idx = np.flatnonzero(seen)
         if len(idx):

@@ -93,3 +93,75 @@ def test_model_modules_are_small_and_so_are_their_functions(name):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             length = node.end_lineno - node.lineno + 1
             assert length <= 80, f"{name}.{node.name}: {length} lines"
+
+
+#: numpy functions whose implementation numpy picks for the CPU and whose last bits differ
+#: between them (measured: AVX-512 against AVX2). sin, cos, hypot and sqrt agree.
+CPU_DEPENDENT = {
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "power", "float_power", "tan",
+    "tanh", "arctan", "arctan2", "arcsin", "arccos", "cbrt",
+}  # fmt: skip
+
+
+def _compiled(node: ast.FunctionDef) -> bool:
+    """Whether numba compiles ``node`` (its maths is LLVM's, the same on every CPU)."""
+    for d in node.decorator_list:
+        f = d.func if isinstance(d, ast.Call) else d
+        if (isinstance(f, ast.Name) and f.id == "njit") or (
+            isinstance(f, ast.Attribute) and f.attr == "njit"
+        ):
+            return True
+    return False
+
+
+def _cpu_dependent_calls(tree: ast.AST) -> list[str]:
+    """Unstable sorts and CPU-dependent numpy maths outside numba-compiled functions."""
+    found: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.FunctionDef) and _compiled(node):
+            return
+        numpy_name = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        if numpy_name and node.value.id == "np" and node.attr in CPU_DEPENDENT:
+            found.append(f"line {node.lineno}: np.{node.attr}")
+        call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        method = node.func.attr if call else None
+        if method in ("argsort", "argpartition"):  # a sort of values alone cannot differ
+            stable = any(
+                k.arg == "kind" and isinstance(k.value, ast.Constant) and k.value.value == "stable"
+                for k in node.keywords
+            )
+            if not stable:
+                found.append(f"line {node.lineno}: {method} without kind='stable'")
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "sim").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_model_sorts_stably_and_computes_the_same_on_every_cpu(path):
+    """No unstable sort and no CPU-dependent numpy maths in the model (see
+    tests/test_cpu_independence.py); the C library's ``math`` functions instead."""
+    assert _cpu_dependent_calls(ast.parse(path.read_text())) == []
+
+
+def test_the_cpu_dependence_check_finds_what_it_should():
+    source = textwrap.dedent(
+        """
+        a = np.argsort(x)[::-1]
+        b = np.exp(-x)
+        c = np.argsort(x, kind="stable")
+
+        @njit(cache=True)
+        def k(x):
+            return np.exp(x)
+        """
+    )
+    assert _cpu_dependent_calls(ast.parse(source)) == [
+        "line 2: argsort without kind='stable'",
+        "line 3: np.exp",
+    ]

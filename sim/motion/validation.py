@@ -9,6 +9,7 @@ and Kretz et al. (2006) for bottleneck flows (see REFERENCES.md, Crowd).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,8 @@ WEIDMANN_RHO_MAX = 5.4
 def weidmann_speed(rho: np.ndarray | float) -> np.ndarray:
     """Weidmann's v(ρ) = v0 (1 − exp(−γ (1/ρ − 1/ρmax))) in m/s."""
     rho = np.asarray(rho, dtype=float)
-    return WEIDMANN_V0 * (1.0 - np.exp(-WEIDMANN_GAMMA * (1.0 / rho - 1.0 / WEIDMANN_RHO_MAX)))
+    x = -WEIDMANN_GAMMA * (1.0 / rho - 1.0 / WEIDMANN_RHO_MAX)
+    return WEIDMANN_V0 * (1.0 - np.vectorize(math.exp, otypes=[float])(x))  # the C library's
 
 
 def free_walk_time(

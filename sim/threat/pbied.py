@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from softtarget.sim.columns import End, Event
 from softtarget.sim.schema import Pbied
 from softtarget.sim.sight import shielding_bodies
 from softtarget.sim.threat.attacker import Attacker
+
+
+def _expm1(x: np.ndarray) -> np.ndarray:
+    """``expm1`` through the C library, element by element.
+
+    numpy's own ufunc picks an implementation for the CPU (on AVX-512 one with other last
+    bits), and a blast's casualties must not depend on the machine that ran it.
+    """
+    return np.fromiter((math.expm1(v) for v in np.ravel(x)), float, np.size(x)).reshape(np.shape(x))
 
 
 def blast_risk(
@@ -31,8 +42,8 @@ def blast_risk(
     hits = pbied.fragments * pbied.body_area_m2 / (4.0 * np.pi * near**2)
     hits = np.where(d <= pbied.injury_radius_m, hits * (1.0 - pbied.shielding_per_body) ** n, 0.0)
     blast_wave = d <= pbied.lethal_radius_m
-    p_kill = np.where(blast_wave, 1.0, -np.expm1(-hits * pbied.fragment_lethality))
-    p_hurt = np.where(blast_wave, 1.0, -np.expm1(-hits))
+    p_kill = np.where(blast_wave, 1.0, -_expm1(-hits * pbied.fragment_lethality))
+    p_hurt = np.where(blast_wave, 1.0, -_expm1(-hits))
     return p_kill, p_hurt
 
 

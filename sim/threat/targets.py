@@ -15,7 +15,9 @@ def target_point(
 ) -> tuple[np.ndarray, bool]:
     """The point an attacker heads for, and whether it lies inside the perimeter.
 
-    ``densest``: the densest 4 m cell, inside the perimeter where one of the 50 densest is;
+    ``densest``: the densest 4 m cell, inside the perimeter where one of the 50 densest is
+    (among equally dense cells the one of lowest index: a stable sort, so that the choice does
+    not depend on the sorting algorithm numpy picks for the machine's CPU);
     ``queue``: behind the middle of the longest line at the longest checkpoint (a random
     attractor when there is no checkpoint); ``random``: a point ``u`` in an attractor; else
     the point ``u`` in the named zone. Members of a cell stand ``offset`` from it; one aiming
@@ -30,7 +32,8 @@ def target_point(
         point = lane.head + lane.back * (lane.spacing * max(1, len(lane.queue)) / 2)
     elif choice == "densest":
         grid = model.density.grid().ravel()
-        centres = np.array([geo.cell_centre(i) for i in np.argsort(grid)[::-1][:50]])
+        densest = np.argsort(-grid, kind="stable")[:50]  # ties: the lower cell index first
+        centres = np.array([geo.cell_centre(i) for i in densest])
         inside = geo.inside_perimeter(centres)
         pick = int(np.argmax(inside)) if (inside.any() and geo.perimeter is not None) else 0
         point = centres[pick]
