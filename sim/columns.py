@@ -278,6 +278,8 @@ class Event(StrEnum):
     CONCERN_DISMISSED = "concern_dismissed"
     CHALLENGED = "challenged"
     MESSAGE = "message"
+    MESSAGE_HANDLED = "message_handled"  # a control room took a message up and acted on it
+    MESSAGE_STUCK = "message_stuck"  # a room (or a contact) could not pass a message on
     POLICE_ALERTED = "police_alerted"
     DISPATCH = "dispatch"
     FALSE_ALARM = "false_alarm"

@@ -20,6 +20,7 @@ from softtarget.sim.columns import Event, Phase
 if TYPE_CHECKING:
     from softtarget.sim.coordination import Message
     from softtarget.sim.model import SoftTargetModel
+    from softtarget.sim.units import Dist
 
 
 class Response:
@@ -41,12 +42,16 @@ class Response:
         if self.spec.drill_at_s is not None:  # a drill: the order comes by the clock
             self.pending_at = float(self.spec.drill_at_s)
 
-    def room_learns(self, kind: str) -> None:
-        """A control room hears of something; an attack under way starts the decision."""
+    def room_learns(self, kind: str, decision_delay: Dist) -> None:
+        """A room with the respond power hears of something.
+
+        An attack under way starts the decision, ordered after ``decision_delay`` (that
+        organisation's).
+        """
         attack_on = kind == "attack" or self.model.threat.in_progress()
         if attack_on and kind != "false_alarm" and not self.room_knows_attack:
             self.room_knows_attack = True
-            delay = float(self.spec.decision_delay_s.sample(self.rng))
+            delay = float(decision_delay.sample(self.rng))
             self.pending_at = self.model.t + delay
 
     def police_receive(self, msg: Message) -> None:

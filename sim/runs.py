@@ -36,6 +36,7 @@ STREAMS: tuple[str, ...] = (
     "looks",
     "cell",
     "escalation",
+    "rooms",
 )
 
 

@@ -868,6 +868,102 @@ class Coordination(Section):
     )
 
 
+#: What a message may contain; a link carries only the kinds it lists (data-sharing rules).
+#: ``sighting``: a person's account of a suspect (or an unfounded one); ``image``: what a
+#: CCTV operator saw on a screen; ``identity``: a suspect stopped and identified at the lanes;
+#: ``alarm``: an attack under way.
+Content = Literal["sighting", "image", "identity", "alarm"]
+CONTENTS: tuple[str, ...] = ("sighting", "image", "identity", "alarm")
+#: What an organisation may do with what it learns (``Organisation.powers``).
+OrgPower = Literal["dispatch", "respond", "emergency_calls"]
+
+
+class Room(Section):
+    """An organisation's control room: how many messages it handles at once, and how fast."""
+
+    handles: PosInt | None = Field(
+        None,
+        description="Messages handled at once (operators on the desk); a message arriving "
+        "when all are busy waits its turn. None: no limit.",
+    )
+    handle_s: Dist = Field(
+        0.0,
+        description="Time to handle one message (take it in, decide what it is, pass it on) "
+        "before the room acts on it (E).",
+    )
+
+
+class Organisation(Section):
+    """A party to the plan: its side, its staff, its control room and what it may decide."""
+
+    side: Literal["public", "private", "semi_public"] = Field(
+        description="Public (police, municipality), private (security company, event "
+        "organiser, transit operator) or semi-public."
+    )
+    staff: list[Identifier] = Field(
+        default_factory=list,
+        description="Its staff groups (names in this configuration's staff): they report to "
+        "its control room. Every staff group belongs to exactly one organisation.",
+    )
+    powers: list[OrgPower] = Field(
+        default_factory=list,
+        description="What it does with what it learns: dispatch (sends its units to an "
+        "incident; messages travel towards it, exactly one organisation holds it), respond "
+        "(orders the venue's response, coordination.response, after its decision_delay_s), "
+        "emergency_calls (visitors' emergency calls reach its room).",
+    )
+    room: Room = Field(default_factory=Room, description="Its control room.")
+    radio: Hop | None = Field(
+        None,
+        description="A member with a radio to this room (default: coordination."
+        "police_to_police for a public organisation, staff_radio_to_control otherwise).",
+    )
+    no_radio: Hop | None = Field(
+        None,
+        description="A member without a radio (default: coordination.police_to_police for a "
+        "public organisation, staff_to_control otherwise).",
+    )
+    decision_delay_s: Dist | None = Field(
+        None,
+        description="With the respond power: from learning of an attack to ordering the "
+        "response (default: coordination.decision_delay_s).",
+    )
+    cost_per_hour_eur: NonNegFloat = Field(
+        0.0, description="Cost of its control room per hour, added to the plan's cost (E)."
+    )
+
+
+class Link(Section):
+    """A way for messages to pass from one organisation or staff group to another."""
+
+    model_config = ConfigDict(**Section.model_config, populate_by_name=True)
+
+    source: Identifier = Field(
+        alias="from",
+        description="Where messages come from: an organisation, or a staff group whose "
+        "members use it besides reporting to their own room (an informal contact).",
+    )
+    to: Identifier = Field(
+        description="Where they go: an organisation (its room) or a staff group (its "
+        "nearest member, who passes it on as their own report)."
+    )
+    via: Literal["radio", "phone", "shared_room", "liaison", "information_system", "informal"] = (
+        Field("phone", description="What the link is (for the reader; the fields below act).")
+    )
+    delay_s: Dist = Field(description="Delay of a message over the link.")
+    loss: Probability = Field(0.0, description="Chance a message is lost on it.")
+    capacity: PosInt | None = Field(
+        None,
+        description="Messages in transit at once (a phone line, a liaison officer); the "
+        "next waits until one has arrived. None: no limit.",
+    )
+    carries: list[Content] = Field(
+        default_factory=lambda: list(CONTENTS),
+        description="What it may carry: sighting, image, identity, alarm (what data-sharing "
+        "rules allow). A message it may not carry takes another way, or stays where it is.",
+    )
+
+
 class Screening(Section):
     """Screening at the checkpoints."""
 
@@ -922,6 +1018,18 @@ class Configuration(Section):
         False, description="Hostile-vehicle barriers on every vehicle approach."
     )
     shift_h: PosFloat = Field(8.0, description="Hours each staff member is paid for.")
+    organisations: dict[Identifier, Organisation] | None = Field(
+        None,
+        description="The parties, by name (docs/organisations.md). None: the police (public "
+        "staff; dispatch, respond, emergency calls) and, with private staff, a security "
+        "company (private staff; respond), as coordination describes.",
+    )
+    links: dict[Identifier, Link] | None = Field(
+        None,
+        description="Links between organisations and staff groups, by name. None: the "
+        "security company's room to the police over coordination.joint_to_police (a joint "
+        "control room) or private_to_police.",
+    )
 
 
 # ------------------------------------------------------------------------------- run -------
@@ -1213,6 +1321,10 @@ def _configuration_problems(
         if group.role == "armed_response" and group.response_time_s is None:
             bad((*base, "response_time_s"), "armed response units need a response time",
                 ["a duration or distribution"])  # fmt: skip
+    from softtarget.sim.organisations import graph_problems
+
+    for path, message, allowed in graph_problems(cfg):
+        bad(("configurations", cname, *path), message, allowed)
     operators = [n for n, g in cfg.staff.items() if g.role == "cctv_operator"]
     for camname, cam in cfg.cameras.items():
         base = ("configurations", cname, "cameras", camname)

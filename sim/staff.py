@@ -65,11 +65,6 @@ class StaffMember(mesa.Agent):
         return f"staff:{self.unique_id}"
 
     @property
-    def police(self) -> bool:
-        """Public police of any kind: they report to police dispatch directly."""
-        return self.role in ("police", "armed_response")
-
-    @property
     def dispatchable(self) -> bool:
         """Whether the police room can send this member to an incident."""
         return "dispatch" in self.powers
@@ -225,7 +220,9 @@ class Staff:
             for _ in range(spec.count):
                 self.members.append(self._post(group, spec))
         self.by_name = {s.name: s for s in self.members}
-        self.cost = sum(s.count * s.cost_per_hour_eur * cfg.shift_h for s in cfg.staff.values())
+        rooms = sum(p.cost_per_hour_eur for p in model.chain.graph.parties.values())
+        people = sum(s.count * s.cost_per_hour_eur for s in cfg.staff.values())
+        self.cost = (people + rooms) * cfg.shift_h  # staff and control rooms, one shift
         self.false_alarms = 0
 
     def _post(self, group: str, spec: StaffGroup) -> StaffMember:

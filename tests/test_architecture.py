@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "staff",
     "detection",
     "coordination",
+    "organisations",
     "response",
     "density",
     "model",

@@ -68,7 +68,9 @@ def _run(loaded, config: str, replicate: int, check: bool = True):
 
 # ------------------------------------------------------------------------- the chain ---
 
-CHAIN = [
+#: One blade attacker on MINIMAL's stage at 60 s, in sight and conspicuous from his arrival at
+#: 30 s; visitors notice nothing, and nobody is screened.
+CONSPICUOUS = [
     "threat.mix={blade: 1}",
     "threat.attackers={1: 1}",
     "threat.target={stage: 1}",
@@ -80,6 +82,9 @@ CHAIN = [
     "threat.conspicuousness_shape=1000000",
     "crowd.notice_skill=0",
     "configurations.base.screening.method=none",
+]
+CHAIN = [
+    *CONSPICUOUS,
     "configurations.base.staff={stewards: {role: steward, count: 3, post: stage, skill: 1, "
     "view_range_m: 100}}",
     "configurations.base.coordination.staff_radio_to_control={delay_s: 0, loss: 0}",
@@ -110,8 +115,8 @@ def test_a_lost_private_to_police_hop_keeps_police_unaware(tmp_path: Path) -> No
         assert not math.isnan(out.row[C.T_DETECT_S])  # the stewards did see the attacker ...
         assert math.isnan(out.row[C.T_POLICE_ALERTED_S])  # ... but the police never learn
         messages = out.events[out.events[C.KIND] == "message"][C.DETAIL]
-        assert messages.str.contains("-> private_room").any()
-        assert not messages.str.contains("-> police").any()
+        assert messages.str.contains("-> room:security").any()
+        assert not messages.str.contains("-> room:police").any()
 
 
 # ----------------------------------------------------------------------------- cameras ---

@@ -136,10 +136,7 @@ class Attacker(mesa.Agent):
         if inside and checkpoints:
             if self.screen_u < p_catch:
                 model.detection.record(self, "screening")
-                model.chain.send(
-                    "police_to_police", kind="suspect", to="police", about=self.ident,
-                    sender="screening",
-                )  # fmt: skip
+                model.chain.screening_catch(self)
                 self.challenged(End.CAUGHT)  # at the lanes: the arrival point
             else:
                 model.log(Event.SCREENING_PASSED, self.name, self.mode)
