@@ -72,7 +72,7 @@ class Detection:
             for name in names:
                 mask = coverage_for(venue, cfg.cameras[name])
                 self.cameras.append(WatchedCamera(name, mask, group, attention))
-        self.camera_noticed: set[tuple[str, int]] = set()
+        self.camera_noticed: set[tuple[str, int, str]] = set()  # (camera, attacker, kind)
         self.t_first = math.nan
 
     def record(self, a: Attacker, by: str) -> None:
@@ -106,7 +106,7 @@ class Detection:
             s
             for s in self.model.staff.members
             if s.observes
-            and a.ident not in s.noticed
+            and a.ident not in (s.alarmed if kind == "attack" else s.noticed)
             and np.hypot(*(s.pos - a.pos)) <= s.spec.view_range_m
         ]
         if not watching:
@@ -121,15 +121,16 @@ class Detection:
         model = self.model
         rng, dt = model.rngs["detection"], model.dt
         for cam in self.cameras:
-            if (cam.name, a.ident) in self.camera_noticed:
+            if (cam.name, a.ident, kind) in self.camera_noticed:  # the attack is news again
                 continue
             if not self.sight.covered(cam.mask, a.pos)[0]:
                 continue
             spec = model.config.staff[cam.group]
             p = per_step(spec.skill * c * occ * cam.attention, dt)
             if rng.random() < p:
-                self.camera_noticed.add((cam.name, a.ident))
-                self.record(a, f"camera:{cam.name}")
+                if (cam.name, a.ident, "suspect") not in self.camera_noticed:
+                    self.record(a, f"camera:{cam.name}")
+                self.camera_noticed.add((cam.name, a.ident, kind))
                 model.chain.operator_report(cam.group, cam.name, a.ident, kind)
 
     def _visitors(self, a: Attacker, c: float, occ: float, kind: str) -> None:

@@ -54,7 +54,8 @@ class StaffMember(mesa.Agent):
         self.target: int | None = None  # attacker id being responded to
         self.busy_until = -np.inf
         self.arrives_at = np.inf  # off-site units: when they reach the venue
-        self.noticed: set[int] = set()
+        self.noticed: set[int] = set()  # attackers this member has seen (suspect or attack)
+        self.alarmed: set[int] = set()  # attackers whose attack this member has reported
         self.at_post = True
         powers = POWERS[self.role]
         self.powers = powers if spec.armed else powers - {"neutralise"}
@@ -120,14 +121,17 @@ class StaffMember(mesa.Agent):
         """An attack within ``radius`` (gunfire, a blast, a stabbing) is perceived and reported.
 
         Those who may stop the attacker (armed, to neutralise; with powers to detain, facing a
-        blade) go for them; the others stay at a distance.
+        blade) go for them; the others stay at a distance. A member who had reported them as a
+        suspect reports the attack too (it is news), but is not counted as detecting again.
         """
-        if not self.observes or attacker.ident in self.noticed:
+        if not self.observes or attacker.ident in self.alarmed:
             return
         if np.hypot(*(self.pos - attacker.pos)) > radius:
             return
-        self.noticed.add(attacker.ident)
-        self.model.detection.record(attacker, f"{self.name}:{self.role}")
+        self.alarmed.add(attacker.ident)
+        if attacker.ident not in self.noticed:
+            self.noticed.add(attacker.ident)
+            self.model.detection.record(attacker, f"{self.name}:{self.role}")
         self.model.chain.staff_report(self, attacker.ident, "attack")
         engages = "neutralise" in self.powers or (
             attacker.mode == "blade" and "detain" in self.powers
@@ -137,8 +141,11 @@ class StaffMember(mesa.Agent):
 
     def noticed_attacker(self, attacker: Attacker, kind: str) -> None:
         """Having noticed ``attacker``, report it, and go and challenge a suspect."""
-        self.noticed.add(attacker.ident)
-        self.model.detection.record(attacker, f"{self.name}:{self.role}")
+        if kind == "attack":
+            self.alarmed.add(attacker.ident)
+        if attacker.ident not in self.noticed:
+            self.noticed.add(attacker.ident)
+            self.model.detection.record(attacker, f"{self.name}:{self.role}")
         self.model.chain.staff_report(self, attacker.ident, kind)
         if kind == "suspect" and "detain" in self.powers and self.target is None:
             self.target = attacker.ident
