@@ -20,6 +20,7 @@ from softtarget.analysis.results import (
     load_exits,
     load_failures,
     load_manifest,
+    load_messages,
     load_timeseries,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "load_exits",
     "load_failures",
     "load_manifest",
+    "load_messages",
     "load_timeseries",
     "make_figures",
     "plot_cost_effectiveness",

@@ -459,9 +459,11 @@ def plot_results(
 
     ``out_dir`` defaults to ``<results_dir>/figures``; one file per figure and format
     (``png``, ``svg``, ``pdf``). The time-series figure is skipped when the folder has no
-    ``timeseries.parquet``. Returns the paths written.
+    ``timeseries.parquet``; the organisation graph (:func:`softtarget.analysis.chain.
+    plot_organisations`) is drawn from the manifest's scenario. Returns the paths written.
     """
-    from softtarget.analysis.results import load, load_timeseries
+    from softtarget.analysis.chain import configurations_of, plot_organisations
+    from softtarget.analysis.results import load, load_manifest, load_messages, load_timeseries
 
     runs = load(results_dir)
     timeseries = load_timeseries(results_dir, missing_ok=True)
@@ -470,6 +472,10 @@ def plot_results(
     formats = [f.lower().lstrip(".") for f in formats]
     written: list[Path] = []
     figures = make_figures(runs, timeseries)
+    configurations = configurations_of(load_manifest(results_dir))
+    if configurations:
+        messages = load_messages(results_dir, missing_ok=True)
+        figures["organisations"] = plot_organisations(configurations, messages)
     try:
         for stem, fig in figures.items():
             for fmt in formats:

@@ -20,9 +20,15 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from softtarget.analysis import plots
+from softtarget.analysis import chain, plots
 from softtarget.analysis.compare import compare, format_comparison
-from softtarget.analysis.results import load, load_failures, load_manifest, load_timeseries
+from softtarget.analysis.results import (
+    load,
+    load_failures,
+    load_manifest,
+    load_messages,
+    load_timeseries,
+)
 from softtarget.sim import columns as C
 from softtarget.sim import store as S
 
@@ -51,6 +57,8 @@ _CAPTIONS = {
     "response_timeline": "Median time from the attack's start to detection, police alert and "
     "neutralisation (runs where the stage happened), with 95% bootstrap intervals.",
     "timeseries": "Median over runs and 5–95% band of the crowd state against simulated time.",
+    "organisations": "The organisations of each configuration (blue public, orange private), "
+    "their staff groups and links, each labelled with its median delay over the runs.",
 }
 
 
@@ -155,6 +163,8 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
     else:
         parts.append('<p class="muted">No successful runs: nothing to compare.</p>')
 
+    parts.extend(_time_lost(folder, manifest, runs))
+
     parts.append("<h2>Figures</h2>")
     if len(runs):
         figures = plots.make_figures(runs, timeseries)
@@ -217,6 +227,41 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_new(out, document)
     return out
+
+
+def _time_lost(folder: Path, manifest: dict, runs: pd.DataFrame) -> list[str]:
+    """The section "Where time was lost": paths to the police, hops, rooms, the graph."""
+    parts = ["<h2>Where time was lost</h2>"]
+    messages = load_messages(folder, missing_ok=True)
+    if not len(runs) or C.ALERT_PATH not in runs.columns:
+        return [*parts, '<p class="muted">No runs with a reporting chain.</p>']
+    parts.append(
+        "<p>How the police first heard of the attacker (share of the runs in which they did, "
+        "and the median alert time from the attack's start), which organisation's room heard "
+        "first, and per hop and per room the median time a message took there "
+        "(docs/organisations.md).</p>"
+    )
+    tables = [
+        ("Path of the message that alerted the police", chain.alert_paths(runs)),
+        ("First organisation to know (share of runs)", chain.first_to_know(runs).reset_index()),
+    ]
+    if len(messages):
+        tables += [
+            ("Hops: messages, share lost, median delay and wait (s)", chain.hop_times(messages)),
+            ("Rooms: median time from arrival to passing on (s)", chain.room_times(messages)),
+        ]
+    for title, table in tables:
+        parts.append(f"<h3>{_e(title)}</h3>")
+        parts.append(_frame_html(table.round(3)) if len(table) else "<p>None.</p>")
+    configurations = chain.configurations_of(manifest)
+    if configurations:
+        fig = chain.plot_organisations(configurations, messages)
+        caption = _CAPTIONS["organisations"]
+        parts.append(
+            f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{_png(fig)}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>"
+        )
+    return parts
 
 
 def _write_new(out: Path, text: str) -> None:

@@ -42,12 +42,14 @@ FAILURES_FILE = S.TABLE_FILES[S.FAILURES]
 TIMESERIES_FILE = S.TABLE_FILES[S.TIMESERIES]
 EVENTS_FILE = S.TABLE_FILES[S.EVENTS]
 EXITS_FILE = S.TABLE_FILES[S.EXITS]
+MESSAGES_FILE = S.TABLE_FILES[S.MESSAGES]
 
 __all__ = [
     "EVENTS_FILE",
     "EXITS_FILE",
     "FAILURES_FILE",
     "MANIFEST_FILE",
+    "MESSAGES_FILE",
     "RUNS_FILE",
     "TIMESERIES_FILE",
     "configuration_order",
@@ -56,6 +58,7 @@ __all__ = [
     "load_exits",
     "load_failures",
     "load_manifest",
+    "load_messages",
     "load_timeseries",
 ]
 
@@ -175,6 +178,14 @@ def load_exits(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataF
     With ``missing_ok`` an absent ``exits.parquet`` reads as an empty table.
     """
     return _sorted(_read(results_dir, S.EXITS, missing_ok), C.EXIT)
+
+
+def load_messages(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
+    """Load every message of every run's reporting chain (``MESSAGES_SCHEMA``), sorted by run.
+
+    With ``missing_ok`` an absent ``messages.parquet`` reads as an empty table.
+    """
+    return _sorted(_read(results_dir, S.MESSAGES, missing_ok), C.MESSAGE_ID)
 
 
 def load_events(results_dir: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:

@@ -47,7 +47,7 @@ sc = loaded.scenario
 warm = load_scenario("festival", ["run.duration_s=10s"])
 simulate(RunTask(warm.scenario, warm.hash, next(iter(sc.configurations)), 0, 1))
 out = {}
-for config in sc.configurations:
+for config in ("public_only", "public_private"):  # the headline comparison
     cpu, wall = [], []
     for replicate in range(runs):
         task = RunTask(sc, loaded.hash, config, replicate, run_seed(sc.run.seed, replicate))
@@ -79,8 +79,9 @@ def timed(cmd: list[str], *, env: dict[str, str] | None = None) -> float:
 
 def batch(tmp: Path, label: str, reps: int, workers: int, *extra: str) -> dict:
     out = tmp / label
+    configs = ["--config", "public_only", "--config", "public_private"]
     cmd = [*softtarget_command(), "batch", "festival", "--reps", str(reps), "--workers",
-           str(workers), "--out", str(out), *extra]  # fmt: skip
+           str(workers), "--out", str(out), *(extra or configs)]  # fmt: skip
     wall = timed(cmd)
     import pyarrow.parquet as pq
 

@@ -420,6 +420,51 @@ def explain_tables(runs: object) -> str:
     )
 
 
+def chain_tables(runs: object) -> str:
+    """Who knew first and how the police heard, per configuration (docs/organisations.md).
+
+    One Markdown table: the share of runs in which each organisation's room heard first, the
+    median time the first room heard and the police were alerted (from the attack's start),
+    the mean number of messages lost, and the two commonest paths of the message that alerted
+    the police with their shares.
+    """
+    import pandas as pd
+
+    from softtarget.analysis import chain
+
+    assert isinstance(runs, pd.DataFrame)
+    confs = [str(c) for c in runs[C.CONFIGURATION].cat.categories]
+    first = chain.first_to_know(runs)
+    paths = chain.alert_paths(runs)
+    lines = ["| | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs)]
+    for org in first.columns:
+        cells = [f"{first.loc[c, org]:.0%}" if c in first.index else "–" for c in confs]
+        lines.append(f"| first to know: {org} | " + " | ".join(cells) + " |")
+    for column, label in ((C.T_FIRST_ROOM_S, "a room first heard, median s"),
+                          (C.T_POLICE_ALERTED_S, "police alerted, median s")):  # fmt: skip
+        med = runs.groupby(C.CONFIGURATION, observed=True)[column].median()
+        lines.append(f"| {label} | " + " | ".join(f"{med.get(c, float('nan')):.0f}" for c in confs)
+                     + " |")  # fmt: skip
+    lost = runs.groupby(C.CONFIGURATION, observed=True)[C.MESSAGES_LOST].mean()
+    lines.append("| messages lost per run | " + " | ".join(f"{lost.get(c, 0):.1f}" for c in confs)
+                 + " |")  # fmt: skip
+    for rank in range(2):
+        cells = []
+        for c in confs:
+            mine = paths[paths[C.CONFIGURATION].astype(str) == c]
+            cells.append(
+                f"`{mine.iloc[rank][C.ALERT_PATH]}` ({mine.iloc[rank]['share']:.0%})"
+                if len(mine) > rank else "–"
+            )  # fmt: skip
+        lines.append(f"| alert path, {'commonest' if rank == 0 else 'next'} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    return (
+        "**Who knew first and how the police heard** (runs with an attack or a detection; "
+        "times from the attack's start, negative before it; an alert path lists the hops of "
+        "the message that first reached the police room):\n\n" + "\n".join(lines) + "\n"
+    )
+
+
 def run_scenario(name: str, reps: int, workers: int) -> str:
     """Draw the plan, run the batch and return the scenario's section (without markers)."""
     loaded = load_scenario(name)
@@ -482,6 +527,7 @@ def run_scenario(name: str, reps: int, workers: int) -> str:
     )
     parts.append(para(outcomes) + "\n\n" + outcome_table(table))
     parts.append(explain_tables(runs))
+    parts.append(chain_tables(runs))
     if notes.get("findings"):
         parts.append(para(f"**What the tables say.** {notes['findings']}") + "\n")
     failed = f", {summary.n_failed} failed" if summary.n_failed else ""

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/softtarget batch festival --reps "${REPS:-40}" "$@"
+.venv/bin/softtarget batch festival --config public_only --config public_private \
+    --reps "${REPS:-40}" "$@"
 echo "next: .venv/bin/softtarget compare <results path above>   (or: report, plot)"

@@ -206,6 +206,7 @@ def run_tables(task: RunTask, output: RunOutput, wall_time_s: float) -> dict[str
         (S.TIMESERIES, output.timeseries, C.TIMESERIES_SCHEMA),
         (S.EVENTS, output.events, C.EVENTS_SCHEMA),
         (S.EXITS, output.exits, C.EXITS_SCHEMA),
+        (S.MESSAGES, output.messages, C.MESSAGES_SCHEMA),
     ):
         if frame is not None and len(frame.columns):
             frame = frame.assign(**per_row)

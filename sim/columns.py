@@ -13,7 +13,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 4  # 2: the attack's timeline; 3: exits.parquet; 4: harm by phase, place
+SCHEMA_VERSION: Final = 5  # 2: attack timeline; 3: exits; 4: harm by phase, place; 5: messages
 
 
 def _metadata(table: str) -> dict[bytes, bytes]:
@@ -46,6 +46,12 @@ T_POLICE_ALERTED_S: Final = "t_police_alerted_s"
 T_NEUTRALISED_S: Final = "t_neutralised_s"
 T_FIRST_CALL_S: Final = "t_first_call_s"  # first emergency call through to the police room
 T_ARMED_ON_SCENE_S: Final = "t_armed_on_scene_s"  # first armed staff within engage range
+
+# --- runs.parquet: who knew, and how the police heard (docs/organisations.md) -------------------
+FIRST_TO_KNOW: Final = "first_to_know"  # the organisation whose room first heard of an attacker
+T_FIRST_ROOM_S: Final = "t_first_room_s"  # when that was
+ALERT_PATH: Final = "alert_path"  # hops of the message that alerted the police: "a > b > c"
+MESSAGES_LOST: Final = "messages_lost"  # messages lost on a hop in the run
 
 # --- runs.parquet: how the attack ended -----------------------------------------------------
 ATTACK_END: Final = "attack_end"  # an End, "prevented", "ongoing" at the run's end, or null
@@ -104,6 +110,10 @@ RUNS_SCHEMA: Final = pa.schema(
         pa.field(T_NEUTRALISED_S, pa.float64()),
         pa.field(T_FIRST_CALL_S, pa.float64()),
         pa.field(T_ARMED_ON_SCENE_S, pa.float64()),
+        pa.field(FIRST_TO_KNOW, pa.string()),
+        pa.field(T_FIRST_ROOM_S, pa.float64()),
+        pa.field(ALERT_PATH, pa.string()),
+        pa.field(MESSAGES_LOST, pa.int64(), nullable=False),
         pa.field(ATTACK_END, pa.string()),
         pa.field(ATTACK_DURATION_S, pa.float64()),
         pa.field(KILLED, pa.int64(), nullable=False),
@@ -140,6 +150,8 @@ OUTCOMES: Final = (
     T_NEUTRALISED_S,
     T_FIRST_CALL_S,
     T_ARMED_ON_SCENE_S,
+    T_FIRST_ROOM_S,
+    MESSAGES_LOST,
     ATTACK_DURATION_S,
     KILLED,
     INJURED,
@@ -249,6 +261,41 @@ EXITS_SCHEMA: Final = pa.schema(
         pa.field(T_LAST_EVACUATED_S, pa.float64()),
     ],
     metadata=_metadata("exits"),
+)
+
+
+# --- messages.parquet: every message of the reporting chain ---------------------------------------
+MESSAGE_ID: Final = "message"  # numbered in the order sent, per run
+PARENT: Final = "parent"  # the message this one passes on (-1: none)
+T_SENT_S: Final = "t_sent_s"
+T_ARRIVED_S: Final = "t_arrived_s"  # null: lost, or still on its way at the run's end
+HOP: Final = "hop"  # the link or hop: joint_to_police, security:radio, visitor_to_staff ...
+SENDER: Final = "sender"
+RECEIVER: Final = "receiver"  # room:<organisation> or staff:<id>
+CONTENT: Final = "content"  # sighting, image, identity, alarm
+ABOUT: Final = "about"  # the attacker's id, -1 for a false alarm
+WAITED_S: Final = "waited_s"  # time waiting for room on a link with a capacity
+LOST: Final = "lost"
+
+MESSAGES_SCHEMA: Final = pa.schema(
+    [
+        pa.field(RUN_ID, pa.string(), nullable=False),
+        pa.field(CONFIGURATION, pa.string(), nullable=False),
+        pa.field(REPLICATE, pa.int64(), nullable=False),
+        pa.field(MESSAGE_ID, pa.int64(), nullable=False),
+        pa.field(PARENT, pa.int64(), nullable=False),
+        pa.field(T_SENT_S, pa.float64(), nullable=False),
+        pa.field(T_ARRIVED_S, pa.float64()),
+        pa.field(HOP, pa.string(), nullable=False),
+        pa.field(SENDER, pa.string(), nullable=False),
+        pa.field(RECEIVER, pa.string(), nullable=False),
+        pa.field(KIND, pa.string(), nullable=False),
+        pa.field(CONTENT, pa.string(), nullable=False),
+        pa.field(ABOUT, pa.int64(), nullable=False),
+        pa.field(WAITED_S, pa.float64(), nullable=False),
+        pa.field(LOST, pa.bool_(), nullable=False),
+    ],
+    metadata=_metadata("messages"),
 )
 
 

@@ -18,11 +18,14 @@ import heapq
 import itertools
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from softtarget.sim import columns as C
 from softtarget.sim.columns import Event
 from softtarget.sim.organisations import Graph, Party, Way
 from softtarget.sim.schema import Hop
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
     from softtarget.sim.model import SoftTargetModel
     from softtarget.sim.staff import StaffMember
     from softtarget.sim.threat import Attacker
+
+
+#: The columns of a message's record, as messages.parquet holds them after the run's identity.
+MESSAGE_COLUMNS = [
+    C.MESSAGE_ID, C.PARENT, C.T_SENT_S, C.T_ARRIVED_S, C.HOP, C.SENDER, C.RECEIVER, C.KIND,
+    C.CONTENT, C.ABOUT, C.WAITED_S, C.LOST,
+]  # fmt: skip
 
 
 @dataclass(order=True)
@@ -45,6 +55,7 @@ class Message:
     hop: str = field(compare=False)
     sender: str = field(compare=False)
     content: str = field(compare=False, default="sighting")  # schema.CONTENTS
+    record: int = field(compare=False, default=-1)  # its row in Network.records
 
 
 def content_of(kind: str, sender: str) -> str:
@@ -66,8 +77,26 @@ class Network:
         self._seq = itertools.count()
         self._in_transit: dict[str, int] = {}  # links with a capacity: messages on them
         self._waiting: dict[str, deque[tuple[Message, float]]] = {}
+        self.records: list[list] = []  # one per message: the columns of messages.parquet
         self.sent = 0
         self.lost = 0
+
+    def _record(
+        self, now: float, hop: str, sender: str, to: str, kind: str, content: str, about: int,
+        parent: int, lost: bool,
+    ) -> int:  # fmt: skip
+        """Write down a message sent now; its row number."""
+        self.records.append(
+            [len(self.records), parent, now, math.nan, hop, sender, to, kind, content, about,
+             0.0, lost]
+        )  # fmt: skip
+        return len(self.records) - 1
+
+    def note(self, now: float, msg: Message, parent: int = -1) -> None:
+        """Write down a message that passes with no hop (an operator's notice in their room)."""
+        msg.record = self._record(now, msg.hop, msg.sender, msg.to, msg.kind, msg.content,
+                                  msg.about, parent, False)  # fmt: skip
+        self.records[msg.record][3] = now
 
     def send(
         self,
@@ -81,6 +110,7 @@ class Network:
         sender: str,
         content: str,
         capacity: int | None = None,
+        parent: int = -1,
     ) -> Message | None:
         """Send over ``hop``; None when the hop loses it.
 
@@ -90,10 +120,11 @@ class Network:
         self.sent += 1
         lost = self.rng.random() < hop.loss
         delay = float(hop.delay_s.sample(self.rng))
+        rec = self._record(now, hop_name, sender, to, kind, content, about, parent, lost)
         if lost:
             self.lost += 1
             return None
-        msg = Message(now + delay, next(self._seq), kind, to, about, hop_name, sender, content)
+        msg = Message(now + delay, next(self._seq), kind, to, about, hop_name, sender, content, rec)
         if capacity is not None:
             if self._in_transit.get(hop_name, 0) >= capacity:
                 self._waiting.setdefault(hop_name, deque()).append((msg, delay))
@@ -113,10 +144,13 @@ class Network:
         while self._queue and self._queue[0].arrives_at <= now:
             msg = heapq.heappop(self._queue)
             out.append(msg)
+            if not msg.to.startswith("desk:"):
+                self.records[msg.record][3] = msg.arrives_at
             if msg.hop in self._in_transit:  # a place on the link is free: the next sets out
                 waiting = self._waiting.get(msg.hop)
                 if waiting:
                     nxt, delay = waiting.popleft()
+                    self.records[nxt.record][10] = msg.arrives_at - self.records[nxt.record][2]
                     nxt.arrives_at = msg.arrives_at + delay
                     heapq.heappush(self._queue, nxt)
                 else:
@@ -152,6 +186,9 @@ class Chain:
         self.desks = {n: Desk(p) for n, p in self.graph.parties.items() if not p.instant}
         self.calls_made: dict[int, int] = {}  # attacker id -> emergency calls placed
         self.t_first_call = math.nan  # the first emergency call gets through to the police
+        self.first_room: tuple[str, float] | None = None  # who first heard of an attacker, when
+        self.alert_record = -1  # the message that alerted the police
+        self._parent = -1  # the message being acted on: what is sent now passes it on
 
     def send(self, hop: str, *, kind: str, to: str, about: int, sender: str) -> None:
         """Send a message over the coordination hop named ``hop``."""
@@ -163,7 +200,7 @@ class Chain:
     ) -> None:  # fmt: skip
         content = content or content_of(kind, sender)
         self.net.send(self.model.t, name, hop, kind=kind, to=to, about=about, sender=sender,
-                      content=content, capacity=capacity)  # fmt: skip
+                      content=content, capacity=capacity, parent=self._parent)  # fmt: skip
 
     def _over(self, way: Way, msg_kind: str, about: int, sender: str, content: str) -> None:
         """Send over a link of the graph, to an organisation's room or a staff group."""
@@ -239,10 +276,13 @@ class Chain:
         msg = Message(self.model.t, -1, kind, f"room:{party}", about, "in_room", sender, "image")
         if kind == "attack":
             msg.content = "alarm"
-        self._room(party, msg)
+        self.net.note(self.model.t, msg)
+        self._acting_on(msg, lambda: self._room(party, msg))
 
     def _room(self, party: str, msg: Message) -> None:
         """A message reaches ``party``'s room: acted on at once, or when an operator is free."""
+        if self.first_room is None and msg.kind != "false_alarm":
+            self.first_room = (party, self.model.t)
         desk = self.desks.get(party)
         if desk is None:
             self._act(party, msg)
@@ -255,7 +295,7 @@ class Chain:
         desk.busy += 1
         done = self.model.t + float(desk.party.room.handle_s.sample(self.rooms_rng))
         handled = Message(done, 0, msg.kind, f"desk:{desk.party.name}", msg.about,
-                          msg.hop, msg.sender, msg.content)  # fmt: skip
+                          msg.hop, msg.sender, msg.content, msg.record)  # fmt: skip
         self.net.schedule(handled)
 
     def _act(self, party: str, msg: Message) -> None:
@@ -264,7 +304,10 @@ class Chain:
         if party == self.graph.dispatch:
             if msg.sender == "caller" and math.isnan(self.t_first_call):
                 self.t_first_call = model.t
+            unaware = math.isnan(model.response.t_police_alerted)
             model.response.police_receive(msg)
+            if unaware and not math.isnan(model.response.t_police_alerted):
+                self.alert_record = msg.record
         else:
             way = self.graph.next_way(party, msg.content)
             if way is None:
@@ -274,24 +317,48 @@ class Chain:
         if "respond" in p.powers:
             model.response.room_learns(msg.kind, p.decision_delay)
 
+    def _acting_on(self, msg: Message, act: Callable[[], None]) -> None:
+        """Do ``act``; whatever it sends passes ``msg`` on (its parent in messages.parquet)."""
+        self._parent = msg.record
+        try:
+            act()
+        finally:
+            self._parent = -1
+
+    def alert_path(self) -> str | None:
+        """The hops of the message that alerted the police, first hop first: "a > b > c"."""
+        hops, rec = [], self.alert_record
+        while rec >= 0:
+            hops.append(self.net.records[rec][4])
+            rec = self.net.records[rec][1]
+        return " > ".join(reversed(hops)) or None
+
+    def messages(self) -> pd.DataFrame:
+        """Every message of the run (the columns of ``messages.parquet`` after the identity)."""
+        return pd.DataFrame(self.net.records, columns=MESSAGE_COLUMNS)
+
     def deliver(self) -> None:
         """Deliver every message due by now, including those that arrive with no delay."""
-        model = self.model
-        due = self.net.due(model.t)
+        due = self.net.due(self.model.t)
         while due:
             for msg in due:
-                if msg.to.startswith("desk:"):
-                    party = msg.to.removeprefix("desk:")
-                    model.log(Event.MESSAGE_HANDLED, f"room:{party}", f"{msg.kind} ({msg.content})")
-                    desk = self.desks[party]
-                    desk.busy -= 1
-                    if desk.waiting:
-                        self._take_up(desk, desk.waiting.popleft())
-                    self._act(party, msg)
-                    continue
-                model.log(Event.MESSAGE, msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
-                if msg.to.startswith("staff:"):
-                    model.staff.by_name[msg.to].told_of(msg.about, msg.kind)
-                elif msg.to.startswith("room:"):
-                    self._room(msg.to.removeprefix("room:"), msg)
-            due = self.net.due(model.t)
+                self._acting_on(msg, lambda msg=msg: self._deliver(msg))
+            due = self.net.due(self.model.t)
+
+    def _deliver(self, msg: Message) -> None:
+        """One message arrives: at a member, at a room, or handled at a room's desk."""
+        model = self.model
+        if msg.to.startswith("desk:"):
+            party = msg.to.removeprefix("desk:")
+            model.log(Event.MESSAGE_HANDLED, f"room:{party}", f"{msg.kind} ({msg.content})")
+            desk = self.desks[party]
+            desk.busy -= 1
+            if desk.waiting:
+                self._take_up(desk, desk.waiting.popleft())
+            self._act(party, msg)
+            return
+        model.log(Event.MESSAGE, msg.sender, f"{msg.hop} -> {msg.to} ({msg.kind})")
+        if msg.to.startswith("staff:"):
+            model.staff.by_name[msg.to].told_of(msg.about, msg.kind)
+        elif msg.to.startswith("room:"):
+            self._room(msg.to.removeprefix("room:"), msg)

@@ -191,6 +191,7 @@ class SoftTargetModel(mesa.Model):
             return x - start if not math.isnan(x) and plan.attack else math.nan
 
         waits = self.screening.waits
+        first = self.chain.first_room
         return {
             C.ATTACK_MODE: plan.modes,
             C.ATTACKERS: plan.attackers,
@@ -206,6 +207,10 @@ class SoftTargetModel(mesa.Model):
             C.T_NEUTRALISED_S: rel(max(neutral)) if all_neutral else math.nan,
             C.T_FIRST_CALL_S: rel(self.chain.t_first_call),
             C.T_ARMED_ON_SCENE_S: rel(threat.t_armed_on_scene),
+            C.FIRST_TO_KNOW: first[0] if first else None,
+            C.T_FIRST_ROOM_S: rel(first[1]) if first else math.nan,
+            C.ALERT_PATH: self.chain.alert_path(),
+            C.MESSAGES_LOST: self.chain.net.lost,
             C.ATTACK_END: end,
             C.ATTACK_DURATION_S: duration,
             C.KILLED: int(killed.sum()),
@@ -271,9 +276,11 @@ def simulate(
         for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
             ev.insert(0, key, identity[key])
         ex = model.crowd.exit_records()
-        for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
-            ex.insert(0, key, identity[key])
-        return RunOutput(row=row, timeseries=ts, events=ev, exits=ex)
+        msgs = model.chain.messages()
+        for frame in (ex, msgs):
+            for key in (C.REPLICATE, C.CONFIGURATION, C.RUN_ID):
+                frame.insert(0, key, identity[key])
+        return RunOutput(row=row, timeseries=ts, events=ev, exits=ex, messages=msgs)
     finally:  # a worker runs many models: free this one, its results taken or not
         model.close()
 

@@ -92,10 +92,11 @@ class RunTask:
 
 @dataclass
 class RunOutput:
-    """What one run produces: a row for ``runs.parquet``, its time series, events and exits."""
+    """What one run produces: a row for ``runs.parquet``, time series, events, exits, messages."""
 
     row: dict[str, Any]
     timeseries: pd.DataFrame
     events: pd.DataFrame
     exits: pd.DataFrame | None = None  # one row per exit (None: a run without exits' records)
+    messages: pd.DataFrame | None = None  # one row per message of the reporting chain
     extra: dict[str, Any] = field(default_factory=dict)

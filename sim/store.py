@@ -79,6 +79,7 @@ RUNS: Final = "runs"
 TIMESERIES: Final = "timeseries"
 EVENTS: Final = "events"
 EXITS: Final = "exits"
+MESSAGES: Final = "messages"
 FAILURES: Final = "failures"
 
 #: The kinds of table, each with its pinned schema, in the order a run's parts are committed
@@ -87,10 +88,11 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
     TIMESERIES: C.TIMESERIES_SCHEMA,
     EVENTS: C.EVENTS_SCHEMA,
     EXITS: C.EXITS_SCHEMA,
+    MESSAGES: C.MESSAGES_SCHEMA,
     FAILURES: C.FAILURES_SCHEMA,
     RUNS: C.RUNS_SCHEMA,
 }
-TABLES: Final = (RUNS, TIMESERIES, EVENTS, EXITS, FAILURES)
+TABLES: Final = (RUNS, TIMESERIES, EVENTS, EXITS, MESSAGES, FAILURES)
 #: The file name of each consolidated table (``runs.parquet``...).
 TABLE_FILES: Final = {table: f"{table}.parquet" for table in TABLES}
 #: The key of the schema version in a table's Arrow metadata (the version is
@@ -915,6 +917,11 @@ def read_events(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
 def read_exits(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Read ``exits``: per run and exit, who left by it and when the evacuees did."""
     return read_table(out_dir, EXITS)
+
+
+def read_messages(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read ``messages``: every message of every run's reporting chain."""
+    return read_table(out_dir, MESSAGES)
 
 
 def read_failures(out_dir: str | os.PathLike[str]) -> pd.DataFrame:

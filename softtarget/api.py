@@ -157,13 +157,15 @@ class RunResult:
     ``wall_time_s``; ``pandas.Series(result.row)`` shows it as a column. ``timeseries`` holds
     the sampled reporters (one row every ``run.sample_every_s``) and ``events`` the event log
     (``t_s``, ``kind``, ``actor``, ``detail``), with the columns of ``timeseries.parquet`` and
-    ``events.parquet``; ``exits`` one row per exit, with the columns of ``exits.parquet``.
+    ``events.parquet``; ``exits`` one row per exit, with the columns of ``exits.parquet``;
+    ``messages`` one row per message of the reporting chain (``messages.parquet``).
     """
 
     row: dict[str, Any]
     timeseries: pd.DataFrame
     events: pd.DataFrame
     exits: pd.DataFrame
+    messages: pd.DataFrame
 
     @property
     def run_id(self) -> str:
@@ -221,7 +223,11 @@ def simulate(
     )
     out = simulate_task(task)
     exits = out.exits if out.exits is not None else pd.DataFrame()
-    return RunResult(row=dict(out.row), timeseries=out.timeseries, events=out.events, exits=exits)
+    messages = out.messages if out.messages is not None else pd.DataFrame()
+    return RunResult(
+        row=dict(out.row), timeseries=out.timeseries, events=out.events, exits=exits,
+        messages=messages,
+    )  # fmt: skip
 
 
 # --- batches -----------------------------------------------------------------------------------

@@ -77,6 +77,9 @@ def fake_run(task: RunTask) -> RunOutput:
         C.T_NEUTRALISED_S: nan,
         C.T_FIRST_CALL_S: float(rng.exponential(50)) if started else nan,
         C.T_ARMED_ON_SCENE_S: nan,
+        C.FIRST_TO_KNOW: None,
+        C.T_FIRST_ROOM_S: nan,
+        C.ALERT_PATH: None,
         C.ATTACK_END: ("spent" if started else "prevented") if attack else None,
         C.ATTACK_DURATION_S: float(rng.uniform(30, 300)) if started else nan,
         C.KILLED: killed,
@@ -97,6 +100,7 @@ def fake_run(task: RunTask) -> RunOutput:
         C.MEAN_SCREENING_WAIT_S: float(rng.uniform(10, 200)),
         C.MAX_QUEUE_LEN: int(rng.integers(0, 400)),
         C.FALSE_ALARMS: int(rng.poisson(1)),
+        C.MESSAGES_LOST: int(rng.poisson(1)),
         C.STAFF_COST_EUR: 1000.0
         + 35.0 * task.scenario.configurations[task.configuration].get("stewards", 0),
         C.WALL_TIME_S: 0.0,

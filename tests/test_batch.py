@@ -196,7 +196,7 @@ def test_full_disk_stops_the_batch_with_the_path_and_keeps_parts(tmp_path, monke
 
     def filling(table, where, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] > 12:  # three complete runs (4 parts each), then the disk is full
+        if calls["n"] > 15:  # three complete runs (5 parts each), then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(table, where, *args, **kwargs)
 

@@ -116,6 +116,24 @@ def test_a_liaison_cuts_the_private_to_police_delay_to_its_own_hop(tmp_path: Pat
         hops = _events(out, "message")[C.DETAIL]
         assert hops.str.startswith("liaison -> room:police").any()
         assert not hops.str.startswith("private_to_police").any()
+        assert out.row[C.ALERT_PATH] == "security:radio > liaison"
+        assert out.row[C.FIRST_TO_KNOW] == "security"
+        assert out.row[C.T_FIRST_ROOM_S] == out.row[C.T_DETECT_S]
+        _check_messages(out)
+
+
+def _check_messages(out) -> None:
+    """messages.parquet agrees with the events log and with itself."""
+    msgs = out.messages
+    assert list(msgs[C.MESSAGE_ID]) == list(range(len(msgs)))
+    parents = msgs[C.PARENT]
+    assert ((parents == -1) | ((parents >= 0) & (parents < msgs[C.MESSAGE_ID]))).all()
+    arrived = msgs[C.T_ARRIVED_S].notna()
+    assert (msgs.loc[arrived, C.T_ARRIVED_S] >= msgs.loc[arrived, C.T_SENT_S]).all()
+    assert out.row[C.MESSAGES_LOST] == int(msgs[C.LOST].sum())
+    assert msgs.loc[msgs[C.LOST], C.T_ARRIVED_S].isna().all()
+    delivered = (msgs[C.HOP] != "in_room") & arrived
+    assert delivered.sum() == len(_events(out, "message"))
 
 
 def test_a_full_control_room_delays_the_next_message(tmp_path: Path) -> None:
@@ -164,6 +182,9 @@ def test_an_informal_contact_reaches_the_police_when_the_room_does_not(tmp_path:
     # 5 s to an officer at the gate, then police_to_police (10 s) to the police room
     assert row[C.T_POLICE_ALERTED_S] - row[C.T_DETECT_S] == pytest.approx(15.0)
     assert _events(out, "message")[C.DETAIL].str.startswith("knows -> staff:").any()
+    assert row[C.ALERT_PATH] == "knows > police:radio"
+    assert row[C.MESSAGES_LOST] >= 1  # the room's report to the police
+    _check_messages(out)
     no_contact = _run(_load(tmp_path, [ORGS, f"configurations.base.links={{x: {lost}}}"])).row
     assert math.isnan(no_contact[C.T_POLICE_ALERTED_S]) or no_contact[C.T_POLICE_ALERTED_S] >= 0
 

@@ -394,7 +394,7 @@ def test_hostile_input_files_are_refused_before_reading(tmp_path):
         (["batch", "festival", "--workers", "0"], "1<=x"),
         (["venue", "festival", "--out", "plan.exe"], "allowed: .png, .svg, .pdf"),
         (["batch", "festival", "--scheduler", "local:100000"], "at most 1024"),
-        (["batch", "festival", "--reps", "600000"], "= 1,200,000 runs; at most 1,000,000 runs"),
+        (["batch", "festival", "--reps", "600000"], "= 3,000,000 runs; at most 1,000,000 runs"),
         (
             [
                 "sweep",
@@ -404,7 +404,7 @@ def test_hostile_input_files_are_refused_before_reading(tmp_path):
                 "--reps",
                 "400000",
             ],
-            "× 3 points = 2,400,000 runs; at most 1,000,000 runs per sweep",
+            "× 3 points = 6,000,000 runs; at most 1,000,000 runs per sweep",
         ),
     ],
 )

@@ -82,7 +82,14 @@ def test_parts_consolidate_sorted_with_every_table_present(tmp_path, tasks):
     runs = S.read_runs(store.path)
     assert list(runs[C.RUN_ID]) == sorted(t.run_id for t in tasks[:4])
     info = store.consolidate()
-    assert info["rows"] == {"runs": 4, "timeseries": 24, "events": 8, "exits": 0, "failures": 1}
+    assert info["rows"] == {
+        "runs": 4,
+        "timeseries": 24,
+        "events": 8,
+        "exits": 0,
+        "messages": 0,
+        "failures": 1,
+    }
     for table in S.TABLES:
         read = pq.read_table(store.table_path(table))
         assert read.schema.equals(S.SCHEMAS[table], check_metadata=True)

@@ -92,6 +92,9 @@ def write_results(
                     C.T_NEUTRALISED_S: t_det + 300 - 40 * ci if not np.isnan(t_det) else None,
                     C.T_FIRST_CALL_S: 50.0 if is_started else None,
                     C.T_ARMED_ON_SCENE_S: t_det + 200 - 40 * ci if not np.isnan(t_det) else None,
+                    C.FIRST_TO_KNOW: None if np.isnan(t_det) else ("police", "security")[ci % 2],
+                    C.T_FIRST_ROOM_S: t_det + 5.0,
+                    C.ALERT_PATH: None if np.isnan(t_det) else "security:radio > joint_to_police",
                     C.ATTACK_END: "neutralised" if is_started else None,
                     C.ATTACK_DURATION_S: t_det + 300 - 40 * ci if not np.isnan(t_det) else None,
                     C.KILLED: killed,
@@ -112,6 +115,7 @@ def write_results(
                     C.MEAN_SCREENING_WAIT_S: float(60 + 10 * ci + rng.normal(0, 2)),
                     C.MAX_QUEUE_LEN: int(100 + 10 * ci),
                     C.FALSE_ALARMS: int(rng.integers(0, 3)),
+                    C.MESSAGES_LOST: int(rng.integers(0, 4)),
                     C.STAFF_COST_EUR: 10000.0 + 4000.0 * ci,
                     C.WALL_TIME_S: 1.5,
                 }
