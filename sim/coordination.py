@@ -225,7 +225,16 @@ class Chain:
         return f"room:{self.graph.emergency}"
 
     def visitor_report(self, a: Attacker, kind: str) -> None:
-        """A visitor tells the nearest staff member, or calls the police (an attack, or nobody)."""
+        """A visitor tells the nearest staff member, or calls the police (an attack, or nobody).
+
+        With the plan's app (``citizens.app_share``), that share of the reports of a suspect
+        goes through the app to the room of ``citizens.app_to`` instead.
+        """
+        citizens = self.model.config.citizens
+        uses_app = kind != "attack" and citizens.app_share > 0  # (draws only with an app)
+        if uses_app and self.model.rngs["citizens"].random() < citizens.app_share:
+            self._send("app", citizens.app, kind, f"room:{citizens.app_to}", a.ident, "visitor")
+            return
         staff_here = self.model.staff.observers()
         if kind == "attack" or not staff_here:
             self.send("visitor_to_police", kind=kind, to=self.emergency_room(), about=a.ident,

@@ -73,6 +73,9 @@ class Detection:
                 mask = coverage_for(venue, cfg.cameras[name])
                 self.cameras.append(WatchedCamera(name, mask, group, attention))
         self.camera_noticed: set[tuple[str, int, str]] = set()  # (camera, attacker, kind)
+        campaign = cfg.citizens.report_probability
+        crowd = model.scenario.crowd.report_probability
+        self.report_probability = crowd if campaign is None else campaign
         self.t_first = math.nan
 
     def record(self, a: Attacker, by: str) -> None:
@@ -145,7 +148,7 @@ class Detection:
         k = len(idx)
         p_any = per_step(cw.notice_skill * c * occ, k * model.dt)
         noticed = bool(k) and rng.random() < p_any
-        if noticed and rng.random() < cw.report_probability:
+        if noticed and rng.random() < self.report_probability:
             self.record(a, "visitor")
             a.visitor_reports += 1
             model.chain.visitor_report(a, kind)

@@ -228,6 +228,12 @@ def graph_problems(cfg: Configuration) -> list[tuple[tuple[str | int, ...], str,
         if w.source == w.to:
             bad(("links", lname, "to"), f"a link from '{w.source}' to itself",
                 "another organisation or staff group")  # fmt: skip
+    app = cfg.citizens
+    if app.app_share > 0 and app.app_to not in orgs:
+        bad(("citizens", "app_to"),
+            f"the app reaches no organisation ('{app.app_to}')" if app.app_to
+            else "an app with app_share > 0 needs the organisation it reaches",
+            f"organisations: {names}")  # fmt: skip
     if out:
         return out
     graph = Graph(cfg)

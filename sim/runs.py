@@ -37,6 +37,7 @@ STREAMS: tuple[str, ...] = (
     "cell",
     "escalation",
     "rooms",
+    "citizens",
 )
 
 

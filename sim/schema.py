@@ -964,6 +964,30 @@ class Link(Section):
     )
 
 
+class Citizens(Section):
+    """What a plan does to make visitors report: a campaign, and an app or text service."""
+
+    report_probability: Probability | None = Field(
+        None,
+        description="Chance a visitor who noticed something reports it, under this plan's "
+        "campaign (default: crowd.report_probability; FEMA/IACP: 75% say they would, the "
+        "real rate is lower; E).",
+    )
+    app_share: Probability = Field(
+        0.0,
+        description="Share of the reports that go through the organiser's app or text "
+        "service instead of to the nearest staff member (E).",
+    )
+    app_to: Identifier | None = Field(
+        None, description="The organisation whose control room the app reaches."
+    )
+    app: Hop = Field(
+        default_factory=lambda: {"delay_s": {"dist": "lognormal", "median": 30.0, "sigma": 0.5}},
+        description="From a visitor's report in the app to its control room (typing a "
+        "message, a photo; E).",
+    )
+
+
 class Screening(Section):
     """Screening at the checkpoints."""
 
@@ -1018,6 +1042,10 @@ class Configuration(Section):
         False, description="Hostile-vehicle barriers on every vehicle approach."
     )
     shift_h: PosFloat = Field(8.0, description="Hours each staff member is paid for.")
+    citizens: Citizens = Field(
+        default_factory=Citizens,
+        description="What the plan does to make visitors report (a campaign, an app).",
+    )
     organisations: dict[Identifier, Organisation] | None = Field(
         None,
         description="The parties, by name (docs/organisations.md). None: the police (public "

@@ -251,3 +251,32 @@ def test_bad_graphs_get_located_errors(
         _load(tmp_path, overrides)
     lines = [str(p) for p in info.value.problems]
     assert any(where in line and what in line for line in lines), lines
+
+
+def test_an_app_takes_visitors_reports_straight_to_the_room(tmp_path: Path) -> None:
+    seen = [
+        "crowd.initial_inside=200",
+        "crowd.notice_skill=1",
+        "configurations.base.staff.stewards.skill=0",
+        "threat.start_s=100",
+    ]
+    app = [
+        "configurations.base.citizens={report_probability: 1, app_share: 1, app_to: security, "
+        "app: {delay_s: 7}}",
+    ]
+    out = _run(_load(tmp_path, [ORGS, *seen, *app]))
+    msgs = out.messages
+    reports = msgs[msgs[C.SENDER] == "visitor"]
+    assert len(reports) and (reports[C.HOP] == "app").all()  # every report goes by the app
+    assert (reports[C.RECEIVER] == "room:security").all()
+    assert (reports[C.T_ARRIVED_S] - reports[C.T_SENT_S] == 7.0).all()
+    assert out.row[C.FIRST_TO_KNOW] == "security"
+    without = _run(_load(tmp_path, [ORGS, *seen])).messages
+    told = without[without[C.SENDER] == "visitor"]
+    assert len(told) and (told[C.HOP] == "visitor_to_staff").all()
+
+
+def test_an_app_needs_an_organisation_to_reach(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as info:
+        _load(tmp_path, ["configurations.base.citizens={app_share: 0.5, app_to: nobody}"])
+    assert any("citizens.app_to" in str(p) and "nobody" in str(p) for p in info.value.problems)
