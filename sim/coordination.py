@@ -144,8 +144,9 @@ class Network:
         while self._queue and self._queue[0].arrives_at <= now:
             msg = heapq.heappop(self._queue)
             out.append(msg)
-            if not msg.to.startswith("desk:"):
-                self.records[msg.record][3] = msg.arrives_at
+            if msg.to.startswith("desk:"):  # a room's handling, not a hop: no link to free
+                continue
+            self.records[msg.record][3] = msg.arrives_at
             if msg.hop in self._in_transit:  # a place on the link is free: the next sets out
                 waiting = self._waiting.get(msg.hop)
                 if waiting:

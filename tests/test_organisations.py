@@ -280,3 +280,30 @@ def test_an_app_needs_an_organisation_to_reach(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         _load(tmp_path, ["configurations.base.citizens={app_share: 0.5, app_to: nobody}"])
     assert any("citizens.app_to" in str(p) and "nobody" in str(p) for p in info.value.problems)
+
+
+def test_a_room_s_handling_does_not_free_a_place_on_a_full_link(tmp_path: Path) -> None:
+    """Messages from a link of capacity 1 into a busy room: the link still carries one at a time.
+
+    The police room handles each message for 1 s; three reports set out together on a phone
+    line of capacity 1 and 10 s, so they arrive at 10, 20 and 30 s after sending whatever the
+    room does with them.
+    """
+    line = _link(**{"from": "security", "to": "police", "delay_s": "10", "capacity": "1"})
+    police = "room: {handles: 1, handle_s: 1}, powers: [dispatch"
+    orgs = ORGS.replace("powers: [dispatch", police, 1)
+    loaded = _load(tmp_path, [orgs, f"configurations.base.links={{phone: {line}}}",
+                              "threat.probability=0"])  # fmt: skip
+    sc = loaded.scenario
+    model = SoftTargetModel(sc, "base", run_seed(sc.run.seed, 0))
+    try:
+        for s in [s for s in model.staff.members if s.group == "stewards"]:
+            model.chain.staff_report(s, -1, "false_alarm")
+        for _ in range(100):
+            model.step()
+        arrived = [e[0] for e in model.events if e[1] == "message" and e[3].startswith("phone")]
+        handled = [e[0] for e in model.events if e[1] == "message_handled"]
+    finally:
+        model.close()
+    assert arrived == [10.5, 20.5, 30.5]
+    assert handled == [11.5, 21.5, 31.5]
