@@ -146,7 +146,7 @@ class Network:
             out.append(msg)
             if msg.to.startswith("desk:"):  # a room's handling, not a hop: no link to free
                 continue
-            self.records[msg.record][3] = msg.arrives_at
+            self.records[msg.record][3] = now  # delivered in this step, as the events log says
             if msg.hop in self._in_transit:  # a place on the link is free: the next sets out
                 waiting = self._waiting.get(msg.hop)
                 if waiting:
