@@ -131,22 +131,29 @@ class Graph:
         self.dispatch = holders[0] if holders else None
         calls = [p.name for p in self.parties.values() if "emergency_calls" in p.powers]
         self.emergency = calls[0] if calls else self.dispatch
-        self.nodes = [*self.parties, *cfg.staff]
+        # an organisation and a staff group may share a name (a group called "security" in a
+        # plan with the default organisations): the nodes are kept apart by kind
+        self.nodes = [*(f"org:{p}" for p in self.parties), *(f"group:{g}" for g in cfg.staff)]
         self._index = {n: i for i, n in enumerate(self.nodes)}
         self.to_dispatch = {c: self._distances(c) for c in CONTENTS}
+
+    def _node(self, name: str) -> str:
+        """The node a link's end names: the organisation of that name, else the staff group."""
+        return f"org:{name}" if name in self.parties else f"group:{name}"
 
     def _edges(self, content: str) -> list[tuple[str, str, float]]:
         """(from, to, expected delay) of every way a message with ``content`` may take."""
         edges = []
         for g, p in self.group_party.items():  # a member's report to their own room
-            edges.append((g, p, self.parties[p].radio.delay_s.mean))
+            edges.append((f"group:{g}", f"org:{p}", self.parties[p].radio.delay_s.mean))
         for w in self.ways.values():
-            if content in w.carries and w.source in self._index and w.to in self._index:
-                edges.append((w.source, w.to, w.hop.delay_s.mean))
+            a, b = self._node(w.source), self._node(w.to)
+            if content in w.carries and a in self._index and b in self._index:
+                edges.append((a, b, w.hop.delay_s.mean))
         return edges
 
     def _handling(self, node: str) -> float:
-        party = self.parties.get(node)
+        party = self.parties.get(node.removeprefix("org:")) if node.startswith("org:") else None
         return party.room.handle_s.mean if party is not None else 0.0
 
     def _distances(self, content: str) -> np.ndarray:
@@ -159,11 +166,11 @@ class Graph:
             i, j = self._index[b], self._index[a]
             dense[i, j] = min(dense[i, j], delay + self._handling(b))
         graph = csgraph_from_dense(dense, null_value=np.inf)
-        return dijkstra(graph, indices=self._index[self.dispatch])
+        return dijkstra(graph, indices=self._index[f"org:{self.dispatch}"])
 
     def reaches(self, node: str, content: str) -> bool:
-        """Whether a message with ``content`` at ``node`` can reach the dispatch room."""
-        return bool(np.isfinite(self.to_dispatch[content][self._index[node]]))
+        """Whether a message with ``content`` at the organisation ``node`` can reach dispatch."""
+        return bool(np.isfinite(self.to_dispatch[content][self._index[f"org:{node}"]]))
 
     def next_way(self, party: str, content: str) -> Way | None:
         """The link a room passes a message with ``content`` on by; None when none leads on."""
@@ -172,15 +179,22 @@ class Graph:
         dist = self.to_dispatch[content]
         best, best_t = None, math.inf
         for w in self.ways.values():
-            if w.source != party or content not in w.carries or w.to not in self._index:
+            to = self._node(w.to)
+            if w.source != party or content not in w.carries or to not in self._index:
                 continue
-            t = w.hop.delay_s.mean + self._handling(w.to) + dist[self._index[w.to]]
+            t = w.hop.delay_s.mean + self._handling(to) + dist[self._index[to]]
             if t < best_t:
                 best, best_t = w, t
         return best
 
     def contacts(self, group: str) -> list[Way]:
-        """The links leaving a staff group: its members' informal contacts."""
+        """The links leaving a staff group: its members' informal contacts.
+
+        A link's end that names an organisation means the organisation, so a group that shares
+        its name (only possible with the default organisations) has no contacts.
+        """
+        if group in self.parties:
+            return []
         return [w for w in self.ways.values() if w.source == group]
 
 
@@ -220,6 +234,12 @@ def graph_problems(cfg: Configuration) -> list[tuple[tuple[str | int, ...], str,
         ):
             what = f"no organisation may order the response ('{cfg.coordination.response}')"
             bad(("organisations",), what, "powers: [respond] somewhere, or response: none")
+    if cfg.organisations is not None or cfg.links is not None:
+        for oname in orgs:
+            if oname in cfg.staff:
+                bad(("organisations", oname) if cfg.organisations is not None else ("links",),
+                    f"'{oname}' names both an organisation and a staff group",
+                    "different names (a link's end would be ambiguous)")  # fmt: skip
     for lname, w in links.items():
         for key, end in (("from", w.source), ("to", w.to)):
             if end not in orgs and end not in cfg.staff:

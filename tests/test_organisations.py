@@ -307,3 +307,25 @@ def test_a_room_s_handling_does_not_free_a_place_on_a_full_link(tmp_path: Path) 
         model.close()
     assert arrived == [10.5, 20.5, 30.5]
     assert handled == [11.5, 21.5, 31.5]
+
+
+def test_a_staff_group_may_share_its_name_with_a_default_organisation(tmp_path: Path) -> None:
+    """A plan without declared organisations whose guards are called "security" and whose
+    officers are called "police" runs as if they had other names (the nodes are apart)."""
+    renamed = [
+        "configurations.base.staff={security: {role: steward, count: 3, post: stage, skill: 1, "
+        "view_range_m: 100, false_alarms_per_h: 0}, police: {role: police, count: 2, post: "
+        "gate, skill: 0, escalate_probability: 1, false_alarms_per_h: 0}}",
+    ]
+    same, other = _run(_load(tmp_path, renamed)).row, _run(_load(tmp_path, [])).row
+    graph = Graph(_load(tmp_path, renamed).scenario.configurations["base"])
+    assert graph.group_party == {"security": "security", "police": "police"}
+    assert graph.contacts("security") == [] and graph.reaches("security", "alarm")
+    for key in (C.RUN_ID, C.WALL_TIME_S):
+        same.pop(key), other.pop(key)
+    assert same == pytest.approx(other, nan_ok=True)
+    with pytest.raises(ScenarioError) as info:  # declared, the two would be ambiguous
+        _load(tmp_path, [*renamed, ORGS.replace("[cops]", "[police]").replace(
+            "[stewards]", "[security]")])  # fmt: skip
+    assert any("names both an organisation and a staff group" in str(p)
+               for p in info.value.problems)  # fmt: skip
