@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 
-def _by_configuration(frame: pd.DataFrame) -> pd.core.groupby.DataFrameGroupBy:
-    return frame.groupby(C.CONFIGURATION, observed=True, sort=True)
-
-
 def alert_paths(runs: pd.DataFrame) -> pd.DataFrame:
     """Per configuration and path: runs whose police first heard that way, share, median time.
 
@@ -51,7 +47,7 @@ def alert_paths(runs: pd.DataFrame) -> pd.DataFrame:
     """
     alerted = runs[runs[C.ALERT_PATH].notna()]
     rows = []
-    for config, group in _by_configuration(alerted):
+    for config, group in alerted.groupby(C.CONFIGURATION, observed=True, sort=True):
         n = len(group)
         for path, runs_of_path in group.groupby(C.ALERT_PATH, sort=False):
             rows.append(

@@ -73,6 +73,14 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _figure(fig: Any, caption: str) -> str:
+    """A figure embedded as a PNG, with its caption."""
+    return (
+        f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{_png(fig)}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
 def _dl(items: list[tuple[str, object]]) -> str:
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in items)
     return f"<table>{rows}</table>"
@@ -169,12 +177,7 @@ def write_report(results_dir: str | Path, out_path: str | Path | None = None) ->
     if len(runs):
         figures = plots.make_figures(runs, timeseries)
         for stem, fig in figures.items():
-            data = _png(fig)
-            caption = _CAPTIONS.get(stem, stem)
-            parts.append(
-                f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{_e(caption)}</figcaption></figure>"
-            )
+            parts.append(_figure(fig, _CAPTIONS.get(stem, stem)))
     else:
         parts.append('<p class="muted">No successful runs: no figures.</p>')
 
@@ -256,11 +259,7 @@ def _time_lost(folder: Path, manifest: dict, runs: pd.DataFrame) -> list[str]:
     configurations = chain.configurations_of(manifest)
     if configurations:
         fig = chain.plot_organisations(configurations, messages)
-        caption = _CAPTIONS["organisations"]
-        parts.append(
-            f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{_png(fig)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>"
-        )
+        parts.append(_figure(fig, _CAPTIONS["organisations"]))
     return parts
 
 

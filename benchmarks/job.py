@@ -21,6 +21,7 @@ Usage::
 
     .venv/bin/python benchmarks/job.py            # 3 runs per configuration, --reps 4 batches
     .venv/bin/python benchmarks/job.py --quick    # 1 run per configuration, --reps 2 batches
+    .venv/bin/python benchmarks/job.py --cpu-only # only the CPU per run
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs per configuration for CPU/run")
     ap.add_argument("--reps", type=int, default=4, help="--reps of the throughput batches")
     ap.add_argument("--quick", action="store_true", help="--runs 1 --reps 2")
+    ap.add_argument(
+        "--cpu-only", action="store_true", help="only the CPU per run (e.g. before/after a change)"
+    )
     args = ap.parse_args()
     if args.quick:
         args.runs, args.reps = 1, 2
@@ -120,6 +124,9 @@ def main() -> None:
             f"{config:<16} {sum(cpu) / len(cpu):>10.2f} {min(cpu):>6.2f} {max(cpu):>6.2f}"
             f" {sum(wall) / len(wall):>11.2f}"
         )
+    print(f"all {len(cpu_all)} runs: {sum(cpu_all):.1f} s CPU")
+    if args.cpu_only:
+        return
 
     with tempfile.TemporaryDirectory(prefix="job-") as d:
         tmp = Path(d)

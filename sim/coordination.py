@@ -92,10 +92,10 @@ class Network:
         )  # fmt: skip
         return len(self.records) - 1
 
-    def note(self, now: float, msg: Message, parent: int = -1) -> None:
+    def note(self, now: float, msg: Message) -> None:
         """Write down a message that passes with no hop (an operator's notice in their room)."""
         msg.record = self._record(now, msg.hop, msg.sender, msg.to, msg.kind, msg.content,
-                                  msg.about, parent, False)  # fmt: skip
+                                  msg.about, -1, False)  # fmt: skip
         self.records[msg.record][3] = now
 
     def send(
@@ -283,9 +283,8 @@ class Chain:
         """A CCTV operator who saw something on ``camera`` tells the room they sit in."""
         party = self.graph.group_party[group]
         sender = f"camera:{camera}"
-        msg = Message(self.model.t, -1, kind, f"room:{party}", about, "in_room", sender, "image")
-        if kind == "attack":
-            msg.content = "alarm"
+        content = content_of(kind, sender)
+        msg = Message(self.model.t, -1, kind, f"room:{party}", about, "in_room", sender, content)
         self.net.note(self.model.t, msg)
         self._acting_on(msg, lambda: self._room(party, msg))
 

@@ -136,22 +136,30 @@ def _check_messages(out) -> None:
     assert delivered.sum() == len(_events(out, "message"))
 
 
+def _reports_at_once(loaded, stewards: int | None = None) -> list[tuple]:
+    """Events of 50 s after ``stewards`` (all by default) raise a false alarm at t = 0.
+
+    Over a radio hop with no delay, the reports reach their room together at the first
+    delivery (0.5 s): what a room or a link does with several messages at once.
+    """
+    sc = loaded.scenario
+    model = SoftTargetModel(sc, "base", run_seed(sc.run.seed, 0))
+    try:
+        for s in [s for s in model.staff.members if s.group == "stewards"][:stewards]:
+            model.chain.staff_report(s, -1, "false_alarm")
+        for _ in range(100):
+            model.step()
+        return list(model.events)
+    finally:
+        model.close()
+
+
 def test_a_full_control_room_delays_the_next_message(tmp_path: Path) -> None:
     room = ORGS.replace(
         "powers: [respond]}", "powers: [respond], room: {handles: 1, handle_s: 20}}"
     )
     loaded = _load(tmp_path, [room, "threat.probability=0"])
-    sc = loaded.scenario
-    model = SoftTargetModel(sc, "base", run_seed(sc.run.seed, 0))
-    try:
-        stewards = [s for s in model.staff.members if s.group == "stewards"]
-        for s in stewards[:2]:  # two reports at once, over a radio hop with no delay
-            model.chain.staff_report(s, -1, "false_alarm")
-        for _ in range(100):
-            model.step()
-        handled = [e[0] for e in model.events if e[1] == "message_handled"]
-    finally:
-        model.close()
+    handled = [e[0] for e in _reports_at_once(loaded, 2) if e[1] == "message_handled"]
     assert handled == [20.5, 40.5]  # taken up at the first delivery (0.5 s), one at a time
 
 
@@ -160,16 +168,8 @@ def test_a_link_with_capacity_one_carries_one_message_at_a_time(tmp_path: Path) 
     loaded = _load(
         tmp_path, [ORGS, f"configurations.base.links={{phone: {line}}}", "threat.probability=0"]
     )
-    sc = loaded.scenario
-    model = SoftTargetModel(sc, "base", run_seed(sc.run.seed, 0))
-    try:
-        for s in [s for s in model.staff.members if s.group == "stewards"]:
-            model.chain.staff_report(s, -1, "false_alarm")
-        for _ in range(100):
-            model.step()
-        arrived = [e[0] for e in model.events if e[1] == "message" and e[3].startswith("phone")]
-    finally:
-        model.close()
+    events = _reports_at_once(loaded)
+    arrived = [e[0] for e in events if e[1] == "message" and e[3].startswith("phone")]
     assert arrived == [10.5, 20.5, 30.5]  # three stewards' reports, sent at 0.5 s
 
 
@@ -294,17 +294,9 @@ def test_a_room_s_handling_does_not_free_a_place_on_a_full_link(tmp_path: Path) 
     orgs = ORGS.replace("powers: [dispatch", police, 1)
     loaded = _load(tmp_path, [orgs, f"configurations.base.links={{phone: {line}}}",
                               "threat.probability=0"])  # fmt: skip
-    sc = loaded.scenario
-    model = SoftTargetModel(sc, "base", run_seed(sc.run.seed, 0))
-    try:
-        for s in [s for s in model.staff.members if s.group == "stewards"]:
-            model.chain.staff_report(s, -1, "false_alarm")
-        for _ in range(100):
-            model.step()
-        arrived = [e[0] for e in model.events if e[1] == "message" and e[3].startswith("phone")]
-        handled = [e[0] for e in model.events if e[1] == "message_handled"]
-    finally:
-        model.close()
+    events = _reports_at_once(loaded)
+    arrived = [e[0] for e in events if e[1] == "message" and e[3].startswith("phone")]
+    handled = [e[0] for e in events if e[1] == "message_handled"]
     assert arrived == [10.5, 20.5, 30.5]
     assert handled == [11.5, 21.5, 31.5]
 
